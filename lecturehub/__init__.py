@@ -1,0 +1,161 @@
+"""LectureHub: study lectures across a main venue and its branch venues."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from .config import load_config
+from .core.i18n import LANGUAGES, select_locale
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the application; `overrides` replaces settings (tests use it)."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.update(load_config(Path(app.instance_path)))
+    if overrides:
+        app.config.update(overrides)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    _register_request_hooks(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    from .accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL lets readers work during a write; the busy timeout makes writers queue instead of failing."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .accounts.routes import bp as accounts_bp
+    from .core.routes import bp as core_bp
+    from .courses.routes import bp as courses_bp
+    from .quizzes.routes import bp as quizzes_bp
+    from .venues.routes import bp as venues_bp
+
+    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, quizzes_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_cli(app: Flask) -> None:
+    from .accounts.cli import members_cli, users_cli
+    from .courses.cli import content_cli
+    from .demo import demo_command
+
+    for command in (users_cli, members_cli, content_cli, demo_command):
+        app.cli.add_command(command)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from flask_babel import gettext as _
+
+    messages = {
+        400: _l("The request could not be understood."),
+        403: _l("You do not have access to this page."),
+        404: _l("This page does not exist."),
+        405: _l("This action is not allowed here."),
+        413: _l("The upload is too large."),
+        429: _l("Too many attempts. Please wait a minute and try again."),
+        500: _l("Something went wrong on our side. Please try again later."),
+    }
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        message = _("Your form expired or was sent from elsewhere. Please reload the page and try again.")
+        return render_template("error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = error.code or 500
+        message = messages.get(code, error.description)
+        return render_template("error.html", code=code, message=message), code
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return render_template("error.html", code=500, message=messages[500]), 500
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .core.markdown import render_markdown
+    from .core.timeutil import to_local
+
+    app.jinja_env.filters["markdown"] = render_markdown
+
+    @app.template_filter("localtime")
+    def localtime(moment, fmt: str = "medium"):
+        if moment is None:
+            return ""
+        return format_datetime(to_local(moment), fmt)
+
+    @app.context_processor
+    def layout_context():
+        return {"languages": LANGUAGES, "current_locale": str(get_locale())}
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from flask import redirect, url_for
+    from flask_login import current_user
+
+    allowed_while_password_expired = {"accounts.change_password", "accounts.logout", "static",
+                                      "core.set_language", "core.healthz"}
+
+    @app.before_request
+    def require_password_change():
+        if (current_user.is_authenticated and current_user.must_change_password
+                and request.endpoint not in allowed_while_password_expired):
+            return redirect(url_for("accounts.change_password"))
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Language", str(get_locale()).replace("_", "-"))
+        return response

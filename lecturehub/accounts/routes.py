@@ -1,0 +1,135 @@
+"""Sign-in, sign-out, password change, the home page of each role, and the admin's user list."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import selectinload
+
+from lecturehub.core.permissions import is_safe_next, role_required
+from lecturehub.extensions import db, limiter
+from lecturehub.venues.models import Venue
+
+from . import services
+from .forms import ChangePasswordForm, LoginForm, UserFilterForm
+from .models import Role, User
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+USERS_PER_PAGE = 50
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _username_key() -> str:
+    return "login-user:" + (request.form.get("username") or "").strip().lower()[:64]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = services.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            target = request.args.get("next")
+            return redirect(target if is_safe_next(target) else url_for("accounts.home"))
+        form.password.errors.append(_("The user name or password is wrong."))
+        status = 401
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("You have signed out."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current_password.data):
+            form.current_password.errors.append(_("The current password is wrong."))
+            status = 422
+        else:
+            try:
+                services.change_password(current_user, form.new_password.data)
+            except services.AccountError as exc:
+                form.new_password.errors.append(str(exc))
+                status = 422
+            else:
+                flash(_("Your password has been changed."), "success")
+                return redirect(url_for("accounts.home"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/change_password.html", form=form), status
+
+
+@bp.get("/home")
+@login_required
+def home():
+    from lecturehub.courses.services import visible_courses  # the home page gathers from several packages
+
+    courses = visible_courses(current_user)
+    if current_user.is_admin:
+        counts = {
+            "venues": db.session.scalar(sa.select(sa.func.count(Venue.id))),
+            "users": db.session.scalar(sa.select(sa.func.count(User.id))),
+            "members": db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.MEMBER)),
+            "courses": len(courses),
+        }
+        return render_template("accounts/home_admin.html", counts=counts, courses=courses)
+    venue_sizes = {}
+    if current_user.is_coordinator:
+        venue_ids = [v.id for v in current_user.coordinated_venues]
+        venue_sizes = dict(db.session.execute(
+            sa.select(User.home_venue_id, sa.func.count(User.id))
+            .where(User.home_venue_id.in_(venue_ids)).group_by(User.home_venue_id)
+        ).all())
+    return render_template("accounts/home.html", courses=courses, venue_sizes=venue_sizes)
+
+
+@bp.get("/admin/users")
+@role_required(Role.ADMIN)
+def user_list():
+    form = UserFilterForm(request.args)
+    venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
+    form.role.choices = [("", _("All roles"))] + [(r.value, role_label(r)) for r in Role]
+    form.venue.choices = [("", _("All venues"))] + [(str(v.id), v.name) for v in venues]
+    query = sa.select(User).options(selectinload(User.home_venue), selectinload(User.coordinated_venues))
+    if form.validate():
+        if form.q.data:
+            pattern = f"%{form.q.data.strip()}%"
+            query = query.where(sa.or_(User.name.ilike(pattern), User.username.ilike(pattern),
+                                       User.member_no.ilike(pattern)))
+        if form.role.data:
+            query = query.where(User.role == Role(form.role.data))
+        if form.venue.data:
+            query = query.where(User.home_venue_id == int(form.venue.data))
+    page = db.paginate(query.order_by(User.role.desc(), User.username), per_page=USERS_PER_PAGE,
+                       error_out=False, max_per_page=USERS_PER_PAGE)
+    return render_template("accounts/user_list.html", form=form, page=page)
+
+
+def role_label(role: Role) -> str:
+    return {Role.MEMBER: _("Member"), Role.COORDINATOR: _("Coordinator"), Role.ADMIN: _("Admin")}[role]
+
+
+@bp.app_template_global()
+def role_name(role: Role) -> str:
+    return role_label(role)

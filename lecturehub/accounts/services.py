@@ -1,0 +1,281 @@
+"""Account rules: creating users, reading rosters all-or-nothing, passwords."""
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
+
+from .models import Role, User
+
+MIN_PASSWORD_LENGTH = 8
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+ROLE_WORDS = {
+    "": Role.MEMBER, "党员": Role.MEMBER, "member": Role.MEMBER,
+    "分会场负责人": Role.COORDINATOR, "负责人": Role.COORDINATOR, "联络员": Role.COORDINATOR,
+    "coordinator": Role.COORDINATOR,
+    "管理员": Role.ADMIN, "admin": Role.ADMIN,
+}
+HEADER_WORDS = {
+    "姓名": "name", "name": "name",
+    "编号": "member_no", "member_no": "member_no", "number": "member_no",
+    "分会场": "venue", "会场": "venue", "venue": "venue",
+    "角色": "role", "role": "role",
+}
+VENUE_SEPARATORS = re.compile(r"[、,，;；]")
+
+
+class AccountError(ValueError):
+    """A rule about accounts was broken; the message is meant for the user."""
+
+
+class RosterError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def check_password_policy(password: str) -> str | None:
+    """Return a message when the password is too weak, else None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _("A password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
+    if password.isdigit() or password.isalpha():
+        return _("A password needs both letters and digits or symbols.")
+    return None
+
+
+def venues_by_label() -> dict[str, Venue]:
+    """Venues looked up by code or by name, as people write either in rosters."""
+    lookup: dict[str, Venue] = {}
+    for venue in db.session.scalars(sa.select(Venue)):
+        lookup[venue.code.lower()] = venue
+        lookup[venue.name.lower()] = venue
+    return lookup
+
+
+def create_user(username: str, name: str, role: Role, password: str, venues: list[Venue] | None = None,
+                member_no: str | None = None, must_change_password: bool = False) -> User:
+    """Add an account (not committed). Coordinators run `venues`; members belong to the first one."""
+    venues = venues or []
+    if not USERNAME_RE.match(username):
+        raise AccountError(_("A user name may use letters, digits, '.', '_' and '-' only (1 to 64)."))
+    if not name.strip() or len(name) > 80:
+        raise AccountError(_("A name needs 1 to 80 characters."))
+    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+        raise AccountError(_("The user name %(name)s is taken.", name=username))
+    if role is Role.COORDINATOR and not venues:
+        raise AccountError(_("A coordinator needs at least one venue."))
+    if role is Role.MEMBER and len(venues) > 1:
+        raise AccountError(_("A member belongs to one venue."))
+    problem = check_password_policy(password)
+    if problem:
+        raise AccountError(problem)
+    user = User(username=username, name=name.strip(), role=role, member_no=member_no,
+                home_venue=venues[0] if venues else None, must_change_password=must_change_password)
+    if role is Role.COORDINATOR:
+        user.coordinated_venues = list(venues)
+    user.set_password(password)
+    db.session.add(user)
+    return user
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Unknown users cost the same time as wrong passwords."""
+    user = db.session.scalar(sa.select(User).where(User.username == username.strip()))
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(8))
+
+
+def change_password(user: User, new_password: str) -> None:
+    problem = check_password_policy(new_password)
+    if problem:
+        raise AccountError(problem)
+    user.set_password(new_password)
+    user.must_change_password = False
+    db.session.commit()
+
+
+@dataclass
+class RosterRow:
+    row: int
+    name: str
+    member_no: str
+    venues: list[Venue]
+    role: Role
+
+
+def read_roster(filename: str, data: bytes) -> list[dict[str, str]]:
+    """Rows of a CSV or XLSX roster as dicts keyed by field (name, member_no, venue, role), with row numbers."""
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".xlsx":
+        rows = _xlsx_rows(data)
+    elif suffix == ".csv":
+        rows = _csv_rows(data)
+    else:
+        raise RosterError([_("Upload a .csv or .xlsx file.")])
+    if not rows:
+        raise RosterError([_("The file is empty.")])
+    header = [HEADER_WORDS.get(str(cell or "").strip().lower()) for cell in rows[0]]
+    missing = {"name", "member_no", "venue"} - set(header)
+    if missing:
+        raise RosterError([_("Row 1: the header must name the columns 姓名, 编号, 分会场 and 角色.")])
+    records = []
+    for number, cells in enumerate(rows[1:], start=2):
+        values = {field: str(cells[i]).strip() if i < len(cells) and cells[i] is not None else ""
+                  for i, field in enumerate(header) if field}
+        if any(values.values()):
+            values["_row"] = str(number)
+            records.append(values)
+    return records
+
+
+def _xlsx_rows(data: bytes) -> list[list]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise RosterError([_("The file is not a readable XLSX workbook.")]) from exc
+    sheet = workbook.worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    workbook.close()
+    return rows
+
+
+def _csv_rows(data: bytes) -> list[list]:
+    # Excel in Chinese locales saves CSV as GB18030; UTF-8 (with or without BOM) is tried first.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise RosterError([_("The CSV file is neither UTF-8 nor GB18030 text.")])
+    if "\x00" in text:
+        raise RosterError([_("The CSV file contains binary data.")])
+    return [row for row in csv.reader(io.StringIO(text))]
+
+
+def validate_roster(records: list[dict[str, str]]) -> list[RosterRow]:
+    """Check every row; raise RosterError listing every problem by row number."""
+    venues = venues_by_label()
+    problems: list[str] = []
+    result: list[RosterRow] = []
+    seen: dict[str, str] = {}
+    for record in records:
+        row = record["_row"]
+        name, member_no = record.get("name", ""), record.get("member_no", "")
+        role_word = record.get("role", "").lower()
+        row_problems = []
+        if not name or len(name) > 80:
+            row_problems.append(_("Row %(row)s: 姓名 needs 1 to 80 characters.", row=row))
+        if not member_no or not USERNAME_RE.match(member_no) or len(member_no) > 32:
+            row_problems.append(
+                _("Row %(row)s: 编号 needs 1 to 32 letters or digits.", row=row)
+            )
+        elif member_no in seen:
+            row_problems.append(
+                _("Row %(row)s: 编号 %(no)s already appears in row %(first)s.", row=row, no=member_no, first=seen[member_no])
+            )
+        else:
+            seen[member_no] = row
+        role = ROLE_WORDS.get(role_word)
+        if role is None:
+            row_problems.append(_("Row %(row)s: unknown 角色 “%(role)s”.", row=row, role=record.get("role", "")))
+        labels = [label.strip() for label in VENUE_SEPARATORS.split(record.get("venue", "")) if label.strip()]
+        row_venues = [venues.get(label.lower()) for label in labels]
+        if not labels and role is not Role.ADMIN:
+            row_problems.append(_("Row %(row)s: 分会场 is missing.", row=row))
+        for label, venue in zip(labels, row_venues):
+            if venue is None:
+                row_problems.append(_("Row %(row)s: unknown 分会场 “%(venue)s”.", row=row, venue=label))
+        if role is Role.MEMBER and len(labels) > 1:
+            row_problems.append(_("Row %(row)s: a member belongs to one venue.", row=row))
+        if row_problems:
+            problems.extend(row_problems)
+        else:
+            result.append(RosterRow(int(row), name, member_no, row_venues, role))
+    if problems:
+        raise RosterError(problems)
+    return result
+
+
+@dataclass
+class RosterOutcome:
+    created: list[tuple[User, str]]
+    updated: list[User]
+
+
+def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOutcome:
+    """Create or update one account per row, matched by 编号, and commit once.
+
+    New accounts get `password` (or a generated one each) and must change it at first sign-in.
+    """
+    existing = {u.member_no: u for u in db.session.scalars(
+        sa.select(User).where(User.member_no.in_([r.member_no for r in rows])))}
+    taken_usernames = set(db.session.scalars(
+        sa.select(User.username).where(User.username.in_([r.member_no for r in rows]))))
+    outcome = RosterOutcome([], [])
+    problems = []
+    # One hash for a shared initial password: scrypt is deliberately slow, and rosters are long.
+    shared_hash = generate_password_hash(password) if password else None
+    for row in rows:
+        user = existing.get(row.member_no)
+        if user is None:
+            if row.member_no in taken_usernames:
+                problems.append(_("Row %(row)s: the user name %(name)s is taken by another account.",
+                                  row=row.row, name=row.member_no))
+                continue
+            initial = password or generate_password()
+            user = User(username=row.member_no, member_no=row.member_no, name=row.name, role=row.role,
+                        home_venue=row.venues[0] if row.venues else None, must_change_password=True)
+            if shared_hash:
+                user.password_hash = shared_hash
+            else:
+                user.set_password(initial)
+            db.session.add(user)
+            outcome.created.append((user, initial))
+        else:
+            user.name, user.role = row.name, row.role
+            user.home_venue = row.venues[0] if row.venues else None
+            outcome.updated.append(user)
+        user.coordinated_venues = list(row.venues) if row.role is Role.COORDINATOR else []
+    if problems:
+        db.session.rollback()
+        raise RosterError(problems)
+    db.session.commit()
+    return outcome
+
+
+def import_roster(filename: str, data: bytes, password: str | None = None) -> RosterOutcome:
+    """Read, check and apply a roster file; on any problem nothing is written."""
+    if password is not None:
+        problem = check_password_policy(password)
+        if problem:
+            raise RosterError([problem])
+    return apply_roster(validate_roster(read_roster(filename, data)), password)

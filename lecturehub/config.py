@@ -1,0 +1,68 @@
+"""Settings read from LECTUREHUB_* environment variables.
+
+Nothing secret is hard-coded: when LECTUREHUB_SECRET_KEY is unset a random key
+is generated once and kept in the instance folder, so sessions survive restarts.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENV_PREFIX = "LECTUREHUB_"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    # O_EXCL so two workers starting together cannot write different keys.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_config(instance_path: Path) -> dict:
+    """Build the Flask config mapping from the environment."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    database_url = _env("DATABASE_URL") or f"sqlite:///{instance_path / 'lecturehub.sqlite3'}"
+    # Plain postgresql:// URLs would pick psycopg2; this project ships psycopg 3.
+    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    config = {
+        "SECRET_KEY": _env("SECRET_KEY") or _instance_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(60 * 1024 * 1024))),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SECURE_COOKIES", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _env_bool("SECURE_COOKIES", False),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LECTUREHUB_TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+    }
+    return config

@@ -1,0 +1,1 @@
+"""Shared core: base types, permissions, time, Markdown, layout. Uses no domain package."""

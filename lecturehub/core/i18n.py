@@ -1,0 +1,16 @@
+"""Languages: Chinese first, English second; the choice is kept in a cookie."""
+from __future__ import annotations
+
+from flask import request
+
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+DEFAULT_LOCALE = "zh_CN"
+LANGUAGE_COOKIE = "lang"
+
+
+def select_locale() -> str:
+    """The language the visitor chose with the switch, else the browser's best match, else Chinese."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LOCALE)

@@ -1,0 +1,31 @@
+"""Time zone rules: store UTC, show the organisation's zone (Asia/Shanghai)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+
+def local_zone() -> ZoneInfo:
+    name = current_app.config["LECTUREHUB_TIMEZONE"] if has_app_context() else "Asia/Shanghai"
+    return ZoneInfo(name)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_local(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(local_zone())
+
+
+def parse_local(value: datetime) -> datetime:
+    """Interpret a naive wall-clock time as the organisation's zone and return it in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=local_zone())
+    return value.astimezone(timezone.utc)

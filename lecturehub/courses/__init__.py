@@ -1,0 +1,1 @@
+"""Courses, lectures, key points, materials and the content importer. Knows nothing of who came."""

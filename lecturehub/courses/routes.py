@@ -1,0 +1,65 @@
+"""Reading pages: courses, a lecture with its key points, and its materials."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
+
+from .models import LectureFormat, LectureVenue
+from .services import get_course_for, get_lecture_for, get_material_for, visible_courses
+
+bp = Blueprint("courses", __name__, template_folder="templates")
+
+
+@bp.get("/courses")
+@login_required
+def course_list():
+    return render_template("courses/course_list.html", courses=visible_courses(current_user))
+
+
+@bp.get("/courses/<int:course_id>")
+@login_required
+def course_detail(course_id: int):
+    course = get_course_for(current_user, course_id)
+    lectures = [lec for lec in course.lectures if lec.published or current_user.is_admin]
+    return render_template("courses/course_detail.html", course=course, lectures=lectures)
+
+
+@bp.get("/lectures/<int:lecture_id>")
+@login_required
+def lecture_detail(lecture_id: int):
+    from lecturehub.quizzes.services import lecture_quiz_summary  # quizzes builds on courses
+
+    lecture = get_lecture_for(current_user, lecture_id)
+    venues = list(db.session.scalars(
+        sa.select(Venue).join(LectureVenue, LectureVenue.venue_id == Venue.id)
+        .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position)
+    ))
+    quiz = lecture_quiz_summary(current_user.id, lecture.id)
+    return render_template("courses/lecture_detail.html", lecture=lecture, venues=venues, quiz=quiz)
+
+
+@bp.get("/lectures/<int:lecture_id>/materials/<int:material_id>")
+@login_required
+def material_detail(lecture_id: int, material_id: int):
+    lecture, material = get_material_for(current_user, lecture_id, material_id)
+    return render_template("courses/material_detail.html", lecture=lecture, material=material)
+
+
+@bp.app_template_global()
+def format_name(lecture_format: LectureFormat) -> str:
+    return {
+        LectureFormat.IN_PERSON: _("In person"),
+        LectureFormat.VIDEO_CONFERENCE: _("Video conference"),
+        LectureFormat.ONLINE: _("Online"),
+    }[lecture_format]
+
+
+@bp.app_template_global()
+def venue_summary(venues: list[Venue]) -> str:
+    main = sum(1 for v in venues if v.is_main)
+    return _("%(main)s main venue and %(branch)s branch venues", main=main, branch=len(venues) - main)

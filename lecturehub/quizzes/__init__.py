@@ -1,0 +1,1 @@
+"""Self-check quizzes: questions, attempts with snapshots, grading. Knows nothing of attendance."""

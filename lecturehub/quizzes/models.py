@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lecturehub.core.timeutil import utcnow
+from lecturehub.core.types import UTCDateTime
+from lecturehub.courses.models import KeyPoint, Lecture
+from lecturehub.extensions import db
+
+
+class QuestionKind(str, enum.Enum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+    TRUE_FALSE = "truefalse"
+
+
+class Question(db.Model):
+    """A self-check question (自测题). `answer` holds the indexes of the correct options."""
+
+    __tablename__ = "question"
+    __table_args__ = (UniqueConstraint("lecture_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[QuestionKind] = mapped_column(
+        Enum(QuestionKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    stem: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(JSON)
+    answer: Mapped[list[int]] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    key_point_id: Mapped[int | None] = mapped_column(ForeignKey("key_point.id", ondelete="SET NULL"))
+
+    lecture: Mapped[Lecture] = relationship()
+    key_point: Mapped[KeyPoint | None] = relationship()
+
+    def snapshot(self) -> dict:
+        """The question as it stands now, kept in an attempt so later edits do not rewrite history."""
+        return {
+            "key": self.key,
+            "kind": self.kind.value,
+            "stem": self.stem,
+            "options": list(self.options),
+            "answer": list(self.answer),
+            "explanation": self.explanation,
+            "key_point": self.key_point.title if self.key_point else None,
+        }
+
+
+class QuizAttempt(db.Model):
+    """One submitted sitting of a lecture's quiz by a member."""
+
+    __tablename__ = "quiz_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    correct_count: Mapped[int] = mapped_column(Integer)
+    question_count: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)  # percent, rounded down
+    pass_mark: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+
+    lecture: Mapped[Lecture] = relationship()
+    answers: Mapped[list[AttemptAnswer]] = relationship(
+        back_populates="attempt", order_by="AttemptAnswer.position", cascade="all, delete-orphan"
+    )
+
+
+class AttemptAnswer(db.Model):
+    """A member's answer to one question, with the question as it was when answered."""
+
+    __tablename__ = "attempt_answer"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempt.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id", ondelete="SET NULL"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    question_snapshot: Mapped[dict] = mapped_column(JSON)
+    chosen: Mapped[list[int]] = mapped_column(JSON)
+    correct: Mapped[bool] = mapped_column(Boolean)
+
+    attempt: Mapped[QuizAttempt] = relationship(back_populates="answers")

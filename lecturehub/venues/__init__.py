@@ -1,0 +1,1 @@
+"""Main and branch venues: the rooms where members watch a lecture."""
