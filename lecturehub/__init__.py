@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, render_template, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -130,7 +130,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def layout_context():
-        return {"languages": LANGUAGES, "current_locale": str(get_locale())}
+        return {"languages": LANGUAGES, "current_locale": select_locale()}
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -157,5 +157,5 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Language", str(get_locale()).replace("_", "-"))
+        response.headers.setdefault("Content-Language", select_locale().replace("_", "-"))
         return response

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
+from wtforms import SelectChoice
 
 from lecturehub.core.permissions import is_safe_next, role_required
 from lecturehub.extensions import db, limiter
@@ -109,8 +110,8 @@ def home():
 def user_list():
     form = UserFilterForm(request.args)
     venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
-    form.role.choices = [("", _("All roles"))] + [(r.value, role_label(r)) for r in Role]
-    form.venue.choices = [("", _("All venues"))] + [(str(v.id), v.name) for v in venues]
+    form.role.choices = [SelectChoice("", _("All roles"))] + [SelectChoice(r.value, role_label(r)) for r in Role]
+    form.venue.choices = [SelectChoice("", _("All venues"))] + [SelectChoice(str(v.id), v.name) for v in venues]
     query = sa.select(User).options(selectinload(User.home_venue), selectinload(User.coordinated_venues))
     if form.validate():
         if form.q.data:

@@ -1,7 +1,10 @@
-"""Languages: Chinese first, English second; the choice is kept in a cookie."""
+"""Languages: Chinese first, English second; the choice is kept in a cookie.
+
+Babel resolves zh_CN to zh_Hans_CN, so the Chinese catalogue lives in translations/zh_Hans_CN.
+"""
 from __future__ import annotations
 
-from flask import request
+from flask import has_request_context, request
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_CN"
@@ -10,6 +13,8 @@ LANGUAGE_COOKIE = "lang"
 
 def select_locale() -> str:
     """The language the visitor chose with the switch, else the browser's best match, else Chinese."""
+    if not has_request_context():  # CLI commands speak the default language
+        return DEFAULT_LOCALE
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
         return chosen

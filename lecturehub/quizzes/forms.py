@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectMultipleField
+from wtforms import RadioField, SelectChoice, SelectMultipleField
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -27,7 +27,8 @@ def build_quiz_form(questions: list[Question], formdata=None) -> FlaskForm:
         pass
 
     for question in questions:
-        choices = [(str(i), label) for i, label in enumerate(option_labels(question.kind.value, question.options))]
+        choices = [SelectChoice(str(i), label)
+                   for i, label in enumerate(option_labels(question.kind.value, question.options))]
         if question.kind is QuestionKind.MULTIPLE:
             field = MultiCheckboxField(question.stem, choices=choices,
                                        validators=[InputRequired(message=_l("Choose at least one option."))])

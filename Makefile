@@ -1,0 +1,29 @@
+# The README's two commands: `make run` and `make test`. Both install what they need into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: install run test translations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,postgres,redis]'
+
+run: install
+	$(BIN)/flask --app wsgi demo
+	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh the message catalogues after changing user-visible text, then fill in the Chinese.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o lecturehub/translations/messages.pot .
+	$(BIN)/pybabel update -i lecturehub/translations/messages.pot -d lecturehub/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d lecturehub/translations
+
+clean:
+	rm -rf $(VENV) instance

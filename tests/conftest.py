@@ -1,0 +1,221 @@
+"""Fixtures: one app per database backend, real databases only.
+
+Every test that uses `app` runs on SQLite and on PostgreSQL. PostgreSQL is
+required unless LECTUREHUB_TEST_POSTGRES=off is set explicitly; an unreachable
+server fails the run instead of skipping it, so CI cannot pass without it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from lecturehub import create_app
+from lecturehub.accounts.models import Role, User
+from lecturehub.courses.content import import_content
+from lecturehub.extensions import db
+from lecturehub.venues.models import Venue, VenueKind
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEED_CONTENT = PROJECT_ROOT / "content"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LECTUREHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "test-pass-123"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _backends() -> list[str]:
+    if os.environ.get("LECTUREHUB_TEST_POSTGRES", "on").lower() in {"off", "0", "no"}:
+        return ["sqlite"]
+    return ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"lecturehub_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required for the test suite ({POSTGRES_ADMIN_URL}): {exc}. "
+                    "Set LECTUREHUB_TEST_POSTGRES=off to run on SQLite only.", pytrace=False)
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class Client(FlaskClient):
+    """A test client that submits forms the way a browser does: with the page's CSRF token."""
+
+    def open(self, *args, **kwargs):
+        # Each request gets its own app context (its own `g` and database session), as in production,
+        # even when the test itself holds an app context open.
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+    def csrf_token(self, url: str = "/login") -> str:
+        page = self.get(url).get_data(as_text=True)
+        match = CSRF_RE.search(page)
+        assert match, f"no CSRF token on {url}"
+        return match.group(1)
+
+    def submit(self, url: str, data: dict | None = None, token_from: str | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token(token_from or url))
+        return self.post(url, data=data, **kwargs)
+
+    def login(self, username: str, password: str = PASSWORD):
+        response = self.submit("/login", {"username": username, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+
+def make_test_app(database_url: str, tmp_path: Path, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "tests-only-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    os.environ.setdefault("LECTUREHUB_SECRET_KEY", "tests-only-secret")
+    app = create_app(config)
+    app.instance_path = str(tmp_path)
+    app.test_client_class = Client
+    return app
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = make_test_app(database_url, tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()  # the schema comes from the migrations, as in production
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Empty every table after each test that used the database, so tests stay independent."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app) -> Client:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_venue(ctx):
+    counter = {"n": 0}
+
+    def factory(code: str | None = None, name: str | None = None, kind: VenueKind = VenueKind.BRANCH) -> Venue:
+        counter["n"] += 1
+        venue = Venue(code=code or f"v{counter['n']:02d}", name=name or f"第{counter['n']}分会场", kind=kind,
+                      position=counter["n"])
+        db.session.add(venue)
+        db.session.commit()
+        return venue
+
+    return factory
+
+
+_HASH_CACHE: dict[str, str] = {}
+
+
+@pytest.fixture
+def make_user(ctx):
+    from werkzeug.security import generate_password_hash
+
+    def factory(username: str, role: Role = Role.MEMBER, venue: Venue | None = None,
+                venues: list[Venue] | None = None, name: str | None = None, password: str = PASSWORD,
+                **fields) -> User:
+        # scrypt is slow on purpose; tests reuse one hash per password.
+        if password not in _HASH_CACHE:
+            _HASH_CACHE[password] = generate_password_hash(password)
+        user = User(username=username, name=name or f"用户{username}", role=role, member_no=fields.pop("member_no", username),
+                    home_venue=venue or (venues[0] if venues else None), password_hash=_HASH_CACHE[password], **fields)
+        if role is Role.COORDINATOR:
+            user.coordinated_venues = venues or ([venue] if venue else [])
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def org(make_venue, make_user):
+    """A small organisation: main venue + two branches, a coordinator for each branch, members and an admin."""
+    main = make_venue("main", "主会场", VenueKind.MAIN)
+    branch_a = make_venue("b01", "第1分会场")
+    branch_b = make_venue("b02", "第2分会场")
+    users = {
+        "admin": make_user("admin", Role.ADMIN, name="管理员"),
+        "coord_a": make_user("coord01", Role.COORDINATOR, venues=[branch_a], name="甲负责人"),
+        "coord_b": make_user("coord02", Role.COORDINATOR, venues=[branch_b], name="乙负责人"),
+        "member_a": make_user("m0001", Role.MEMBER, venue=branch_a, name="张伟"),
+        "member_a2": make_user("m0002", Role.MEMBER, venue=branch_a, name="李娜"),
+        "member_b": make_user("m0003", Role.MEMBER, venue=branch_b, name="王芳"),
+    }
+    ids = {key: user.id for key, user in users.items()}
+    return {"main": main.id, "branch_a": branch_a.id, "branch_b": branch_b.id, **ids}
+
+
+@pytest.fixture
+def seed_lecture(org):
+    """The seed course from content/, imported as the demo does."""
+    summary = import_content(SEED_CONTENT)
+    from lecturehub.courses.models import Lecture
+
+    lecture = db.session.scalar(sa.select(Lecture))
+    return {"summary": summary, "lecture_id": lecture.id, "course_id": lecture.course_id}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP in a thread, for the browser tests."""
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()

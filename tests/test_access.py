@@ -1,0 +1,117 @@
+"""Every route x every role, checked on the server.
+
+The table must name every endpoint the app serves: adding a route without an
+entry here fails `test_every_route_is_in_the_table`.
+"""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from lecturehub.courses.models import Lecture, Material
+from lecturehub.extensions import db
+from lecturehub.quizzes.models import Question
+from lecturehub.quizzes.services import submit_attempt
+
+ROLES = ("anonymous", "member_a", "coord_a", "coord_b", "admin")
+LOGINS = {"member_a": "m0001", "coord_a": "coord01", "coord_b": "coord02", "admin": "admin"}
+R = 302  # anonymous visitors are sent to the login page; signed-in visitors to their home page
+
+# endpoint: (method, url template, {role: expected status})
+TABLE = {
+    "core.index": ("GET", "/", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
+    "core.healthz": ("GET", "/healthz", dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "core.set_language": ("GET", "/lang/en", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
+    "core.static": ("GET", "/static/core/style.css",
+                    dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "accounts.login": ("GET", "/login", dict(anonymous=200, member_a=R, coord_a=R, coord_b=R, admin=R)),
+    "accounts.change_password": ("GET", "/account/password",
+                                 dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "accounts.home": ("GET", "/home", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "accounts.user_list": ("GET", "/admin/users", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "venues.venue_list": ("GET", "/venues", dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
+    "venues.venue_detail": ("GET", "/venues/{branch_a}",
+                            dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "courses.course_list": ("GET", "/courses", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "courses.course_detail": ("GET", "/courses/{course}",
+                              dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "courses.lecture_detail": ("GET", "/lectures/{lecture}",
+                               dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "courses.material_detail": ("GET", "/lectures/{lecture}/materials/{material}",
+                                dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "quizzes.take": ("GET", "/lectures/{lecture}/quiz",
+                     dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "quizzes.attempt_detail": ("GET", "/quiz/attempts/{attempt}",
+                               dict(anonymous=R, member_a=200, coord_a=403, coord_b=403, admin=200)),
+    # Last, because it ends the session it is checked with.
+    "accounts.logout": ("POST", "/logout", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
+}
+
+
+def test_every_route_is_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(TABLE), f"missing: {endpoints - set(TABLE)}, stale: {set(TABLE) - endpoints}"
+
+
+@pytest.fixture
+def ids(seed_lecture, org):
+    lecture = db.session.get(Lecture, seed_lecture["lecture_id"])
+    material = db.session.scalar(sa.select(Material).where(Material.lecture_id == lecture.id).limit(1))
+    questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture.id)))
+    attempt = submit_attempt(org["member_a"], lecture, questions, {})
+    return {**org, "lecture": lecture.id, "course": lecture.course_id, "material": material.id, "attempt": attempt.id}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_role_table(app, ids, role):
+    client = app.test_client()
+    if role != "anonymous":
+        client.login(LOGINS[role])
+    failures = []
+    for endpoint, (method, template, expected) in TABLE.items():
+        url = template.format(**ids)
+        if method == "GET":
+            status = client.get(url).status_code
+        else:
+            status = client.post(url, data={"csrf_token": client.csrf_token("/login" if role == "anonymous" else "/home")}).status_code
+        if status != expected[role]:
+            failures.append(f"{endpoint} {url}: expected {expected[role]}, got {status}")
+    assert not failures, failures
+
+
+def test_unknown_ids_are_404(app, ids):
+    client = app.test_client()
+    client.login("admin")
+    for url in ("/venues/999999", "/courses/999999", "/lectures/999999", "/lectures/999999/quiz",
+                "/quiz/attempts/999999", f"/lectures/{ids['lecture']}/materials/999999", "/lang/fr"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_material_of_another_lecture_is_404(app, ids):
+    client = app.test_client()
+    client.login("m0001")
+    assert client.get(f"/lectures/999/materials/{ids['material']}").status_code == 404
+
+
+def test_draft_lecture_is_hidden_from_members_but_not_admins(app, ids):
+    lecture = db.session.get(Lecture, ids["lecture"])
+    lecture.published = False
+    db.session.commit()
+    member = app.test_client()
+    member.login("m0001")
+    assert member.get(f"/lectures/{ids['lecture']}").status_code == 404
+    assert member.get(f"/lectures/{ids['lecture']}/quiz").status_code == 404
+    assert lecture.title not in member.get("/courses").get_data(as_text=True)
+    admin = app.test_client()
+    admin.login("admin")
+    page = admin.get(f"/lectures/{ids['lecture']}").get_data(as_text=True)
+    assert "草稿" in page
+
+
+def test_coordinator_sees_only_their_venue_in_lists(app, ids):
+    client = app.test_client()
+    client.login("coord01")
+    page = client.get("/venues").get_data(as_text=True)
+    assert "第1分会场" in page and "第2分会场" not in page
+    venue_page = client.get(f"/venues/{ids['branch_a']}").get_data(as_text=True)
+    assert "张伟" in venue_page and "王芳" not in venue_page

@@ -1,0 +1,129 @@
+"""Grading rules and the quiz pages."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from lecturehub.extensions import db
+from lecturehub.quizzes.models import AttemptAnswer, Question, QuizAttempt
+from lecturehub.quizzes.services import is_correct, is_partial, score_percent
+
+
+@pytest.mark.parametrize(
+    ("answer", "chosen", "correct", "partial"),
+    [
+        ([1], [1], True, False),          # single choice, right
+        ([1], [2], False, False),         # single choice, wrong
+        ([0], [0], True, False),          # true/false: "true" is option 0
+        ([1], [0], False, False),
+        ([0, 2, 3], [3, 0, 2], True, False),   # multiple choice, order does not matter
+        ([0, 2, 3], [0, 2], False, True),      # some right, none wrong: partly correct, scores nothing
+        ([0, 2, 3], [0, 1, 2, 3], False, False),  # one wrong option spoils it
+        ([0, 2], [], False, False),
+    ],
+)
+def test_grading_rules(answer, chosen, correct, partial):
+    assert is_correct(answer, chosen) is correct
+    assert is_partial(answer, chosen) is partial
+
+
+def test_score_rounds_down_so_a_pass_is_never_flattered():
+    assert score_percent(16, 20) == 80
+    assert score_percent(15, 19) == 78  # 78.9 does not pass an 80 mark
+    assert score_percent(0, 0) == 0
+
+
+def questions_by_key(lecture_id: int) -> dict[str, Question]:
+    return {q.key: q for q in db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture_id))}
+
+
+def answers_form(questions: dict[str, Question], wrong: set[str] = frozenset(), partial: set[str] = frozenset()):
+    data: dict[str, list[str]] = {}
+    for key, question in questions.items():
+        chosen = list(question.answer)
+        if key in wrong:
+            chosen = [next(i for i in range(max(len(question.options), 2)) if i not in question.answer)]
+        elif key in partial:
+            chosen = chosen[:1]
+        data[f"q{question.id}"] = [str(i) for i in chosen]
+    return data
+
+
+def test_member_takes_the_seed_quiz_and_sees_score_and_explanations(client, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    questions = questions_by_key(lecture_id)
+    client.login("m0001")
+    page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
+    assert "本次“四史”专题党课的主讲人是谁？" in page and "多选题" in page and "判断题" in page
+
+    data = answers_form(questions, wrong={"q01", "q04"}, partial={"q05"})
+    response = client.submit(f"/lectures/{lecture_id}/quiz", data)
+    assert response.status_code == 302
+    result = client.get(response.location).get_data(as_text=True)
+    assert "85%" in result and "已通过" in result  # 17 of 20
+    assert "17" in result and "20" in result
+    assert "部分正确" in result
+    assert "简报原文：“党课采取视频大会的形式" in result  # explanations quote the seed
+    attempt = db.session.scalar(sa.select(QuizAttempt))
+    assert (attempt.correct_count, attempt.question_count, attempt.score, attempt.passed) == (17, 20, 85, True)
+
+
+def test_failing_attempt_is_marked_not_passed(client, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    questions = questions_by_key(lecture_id)
+    client.login("m0001")
+    data = answers_form(questions, wrong={"q01", "q02", "q03", "q04", "q05"})
+    result = client.get(client.submit(f"/lectures/{lecture_id}/quiz", data).location).get_data(as_text=True)
+    assert "75%" in result and "未通过" in result
+
+
+def test_unanswered_or_forged_answers_are_refused_and_nothing_is_stored(client, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    questions = questions_by_key(lecture_id)
+    client.login("m0001")
+    data = answers_form(questions)
+    del data[f"q{questions['q07'].id}"]
+    response = client.submit(f"/lectures/{lecture_id}/quiz", data)
+    assert response.status_code == 422
+    assert "请回答全部题目" in response.get_data(as_text=True)
+
+    forged = answers_form(questions)
+    forged[f"q{questions['q01'].id}"] = ["9"]  # not one of the options
+    assert client.submit(f"/lectures/{lecture_id}/quiz", forged).status_code == 422
+    assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 0
+
+
+def test_attempt_keeps_the_question_as_it_was(client, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    questions = questions_by_key(lecture_id)
+    client.login("m0001")
+    location = client.submit(f"/lectures/{lecture_id}/quiz", answers_form(questions)).location
+
+    q01 = db.session.get(Question, questions["q01"].id)
+    q01.stem = "改写后的题目"
+    q01.answer = [0]
+    db.session.delete(db.session.get(Question, questions["q02"].id))
+    db.session.commit()
+
+    result = client.get(location).get_data(as_text=True)
+    assert "本次“四史”专题党课的主讲人是谁？" in result and "改写后的题目" not in result
+    assert "本次党课由谁主持？" in result
+    assert "100%" in result
+    assert db.session.scalar(sa.select(sa.func.count(AttemptAnswer.id)).where(AttemptAnswer.question_id.is_(None))) == 1
+
+
+def test_lecture_page_shows_best_score(client, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    client.login("m0001")
+    client.submit(f"/lectures/{lecture_id}/quiz", answers_form(questions_by_key(lecture_id)))
+    page = client.get(f"/lectures/{lecture_id}").get_data(as_text=True)
+    assert re.search(r"最好成绩.{0,5}100%", page)
+
+
+def test_true_false_question_shows_translated_choices(client, seed_lecture):
+    client.login("m0001")
+    client.set_cookie("lang", "en")
+    page = client.get(f"/lectures/{seed_lecture['lecture_id']}/quiz").get_data(as_text=True)
+    assert "True or false" in page and ">True<" in page.replace("</span>", "<")
