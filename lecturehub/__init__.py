@@ -68,12 +68,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
+    from .attendance.routes import bp as attendance_bp
     from .core.routes import bp as core_bp
     from .courses.routes import bp as courses_bp
     from .quizzes.routes import bp as quizzes_bp
     from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, quizzes_bp):
+    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, quizzes_bp, attendance_bp):
         app.register_blueprint(blueprint)
 
 

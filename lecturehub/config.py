@@ -64,5 +64,7 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URL", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Failed check-in attempts per member: a 6-digit code valid for 60 s cannot be guessed at this rate.
+        "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
     }
     return config

@@ -6,6 +6,8 @@ content is imported in place.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -17,9 +19,16 @@ from werkzeug.security import generate_password_hash
 
 from lecturehub.accounts.models import Role, User
 from lecturehub.accounts.services import check_password_policy, generate_password
+from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
+from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import ContentError, import_content
+from lecturehub.courses.models import Course, Lecture, LectureFormat, LectureVenue
 from lecturehub.extensions import db
+from lecturehub.quizzes.models import AttemptAnswer, Question, QuizAttempt
 from lecturehub.venues.models import Venue, VenueKind
+
+SEED_COURSE_SLUG = "sishi-2020"
+SEED_LECTURE_SLUG = "2020-12-29-renshe"
 
 BRANCH_VENUES = 24
 MEMBERS_PER_VENUE = 20
@@ -110,6 +119,11 @@ def demo_command(password: str | None, content_path: Path | None):
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         raise click.ClickException("the demo content has problems; nothing was imported") from exc
+    seed_lecture = db.session.scalar(sa.select(Lecture).join(Course).where(
+        Course.slug == SEED_COURSE_SLUG, Lecture.slug == SEED_LECTURE_SLUG))
+    history = seed_history(seed_lecture) if seed_lecture else 0
+    live = seed_live_lecture(SEED_COURSE_SLUG, utcnow()) if seed_lecture else None
+    db.session.commit()
 
     last_member = f"m{len(venues) * MEMBERS_PER_VENUE:04d}"
     click.echo(f"Demo organisation ready: {len(venues)} venues, {counts['coordinator']} coordinators, "
@@ -121,3 +135,96 @@ def demo_command(password: str | None, content_path: Path | None):
     click.echo(f"  coord01 … coord{len(venues) - 1:02d}  coordinators of 第1 … 第{len(venues) - 1}分会场")
     click.echo(f"  m0001 … {last_member}      party members, {MEMBERS_PER_VENUE} per venue (m0001 at 主会场)")
     click.echo(f"  password: {password}")
+    if live is not None:
+        click.echo("")
+        click.echo(f"Check-in is open now for “{live.title}” (lecture {live.id}); "
+                   f"{history} attendance records were written for the seed lecture." if history else
+                   f"Check-in is open now for “{live.title}” (lecture {live.id}).")
+
+
+LIVE_LECTURE_SLUG = "demo-live"
+
+
+def seed_live_lecture(course_slug: str, now: datetime) -> Lecture:
+    """A lecture whose check-in is open now, so a newcomer can try the whole flow at once.
+
+    Its times move to "now" on every run of the demo command.
+    """
+    course = db.session.scalar(sa.select(Course).where(Course.slug == course_slug))
+    lecture = db.session.scalar(sa.select(Lecture).where(Lecture.course_id == course.id,
+                                                         Lecture.slug == LIVE_LECTURE_SLUG))
+    if lecture is None:
+        lecture = Lecture(course=course, slug=LIVE_LECTURE_SLUG)
+        db.session.add(lecture)
+    start = (now + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    lecture.title = "【演示】四史学习教育专题党课·签到演示场次"
+    lecture.speaker, lecture.host = "演示主讲人", "演示主持人"
+    lecture.starts_at, lecture.ends_at = start, start + timedelta(hours=2)
+    lecture.format, lecture.study_hours, lecture.published = LectureFormat.VIDEO_CONFERENCE, Decimal("2.0"), True
+    lecture.summary_md = ("本场为演示用党课：签到窗口已经打开。协调人打开本会场的“会场大屏”，"
+                          "党员用手机扫码或在本页输入签到码即可签到。")
+    lecture.checkin_opens_minutes, lecture.checkin_grace_minutes, lecture.checkin_closes_minutes = 30, 10, 0
+    db.session.flush()
+    present = {link.venue_id for link in lecture.venue_links}
+    for venue in db.session.scalars(sa.select(Venue).order_by(Venue.position)):
+        if venue.id not in present:
+            lecture.venue_links.append(LectureVenue(venue=venue))
+    return lecture
+
+
+LEAVE_REASONS = ["因公出差", "参加上级部门会议", "病假", "单位值班", "外出培训"]
+
+
+def seed_history(lecture: Lecture) -> int:
+    """Realistic attendance for the seed lecture: present, late, excused, absent and made up.
+
+    Written once: a lecture that already has records keeps them. Returns the number of records written.
+    """
+    if db.session.scalar(sa.select(AttendanceRecord.id).where(AttendanceRecord.lecture_id == lecture.id).limit(1)):
+        return 0
+    questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture.id)
+                                        .order_by(Question.position)))
+    users = list(db.session.scalars(sa.select(User).where(User.home_venue_id.is_not(None)).order_by(User.id)))
+    written = 0
+    for index, user in enumerate(users):
+        slot = index % 20
+        minute = (index * 7) % 25
+        if slot <= 14:
+            status, at = Status.PRESENT, lecture.starts_at - timedelta(minutes=minute)
+        elif slot <= 16:
+            status, at = Status.LATE, lecture.starts_at + timedelta(minutes=12 + minute)
+        elif slot == 17:
+            status, at = Status.EXCUSED, None
+        else:
+            # Absent members get no record: absence is what the closed window implies.
+            status, at = Status.ABSENT, None
+        made_up = slot in (17, 19)
+        if status is Status.ABSENT and not made_up:
+            continue
+        record = AttendanceRecord(lecture_id=lecture.id, user_id=user.id, venue_id=user.home_venue_id, status=status,
+                                  method=Method.QR if at else (Method.LEAVE if status is Status.EXCUSED else Method.MAKEUP),
+                                  checked_in_at=at, updated_at=at or lecture.starts_at)
+        if status is Status.EXCUSED:
+            reason = LEAVE_REASONS[index % len(LEAVE_REASONS)]
+            record.reason = reason
+            db.session.add(LeaveRequest(lecture_id=lecture.id, user_id=user.id, reason=reason,
+                                        state=LeaveState.APPROVED, requested_at=lecture.starts_at - timedelta(days=1),
+                                        decided_at=lecture.starts_at - timedelta(hours=20)))
+        if made_up:
+            done = lecture.ends_at + timedelta(days=2 + index % 5)
+            record.made_up_at = done
+            db.session.add(KeyPointsRead(lecture_id=lecture.id, user_id=user.id, read_at=done - timedelta(hours=1)))
+            db.session.add(_passed_attempt(user.id, lecture, questions, done))
+        db.session.add(record)
+        written += 1
+    return written
+
+
+def _passed_attempt(user_id: int, lecture: Lecture, questions: list[Question], at: datetime) -> QuizAttempt:
+    attempt = QuizAttempt(user_id=user_id, lecture_id=lecture.id, submitted_at=at, correct_count=len(questions),
+                          question_count=len(questions), score=100, pass_mark=lecture.quiz_pass_mark, passed=True)
+    for position, question in enumerate(questions, start=1):
+        attempt.answers.append(AttemptAnswer(position=position, question_id=question.id,
+                                             question_snapshot=question.snapshot(), chosen=list(question.answer),
+                                             correct=True))
+    return attempt

@@ -101,6 +101,23 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides):
     return app
 
 
+@pytest.fixture
+def rate_limited_app(database_url, tmp_path):
+    """Build an app with rate limits on; `overrides` set the limits.
+
+    Flask-Limiter keeps its switch and in-memory counters on the one Limiter object, so
+    they are put back afterwards for the other tests' app.
+    """
+    from lecturehub.extensions import limiter
+
+    def factory(**overrides):
+        return make_test_app(database_url, tmp_path, RATELIMIT_ENABLED=True, **overrides)
+
+    yield factory
+    limiter.reset()
+    limiter.enabled = False
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     app = make_test_app(database_url, tmp_path_factory.mktemp("instance"))

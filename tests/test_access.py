@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from lecturehub.courses.models import Lecture, Material
+from lecturehub.attendance.models import LeaveRequest
+from lecturehub.courses.models import Lecture, LectureVenue, Material
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
 from lecturehub.quizzes.services import submit_attempt
@@ -43,6 +44,38 @@ TABLE = {
                      dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "quizzes.attempt_detail": ("GET", "/quiz/attempts/{attempt}",
                                dict(anonymous=R, member_a=200, coord_a=403, coord_b=403, admin=200)),
+    "attendance.static": ("GET", "/static/attendance/poll.js",
+                          dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "attendance.checkin_confirm": ("GET", "/checkin/{lv_a}?code=123456",
+                                   dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    # The seed lecture's window closed in 2020: every signed-in check-in is refused with 409.
+    "attendance.checkin_scan": ("POST", "/checkin/{lv_a}",
+                                dict(anonymous=R, member_a=409, coord_a=409, coord_b=409, admin=409)),
+    "attendance.checkin_code": ("POST", "/lectures/{lecture}/checkin",
+                                dict(anonymous=R, member_a=409, coord_a=409, coord_b=409, admin=409)),
+    "attendance.screen": ("GET", "/screen/{lv_a}", dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "attendance.screen_state": ("GET", "/screen/{lv_a}/state",
+                                dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "attendance.desk": ("GET", "/desk/{lv_a}", dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "attendance.roster": ("GET", "/roster/{lv_a}", dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    # Allowed users get past the access check to the form check (422: nothing chosen).
+    "attendance.roster_set_status": ("POST", "/roster/{lv_a}/status",
+                                     dict(anonymous=R, member_a=403, coord_a=422, coord_b=403, admin=422)),
+    "attendance.roster_sheet": ("POST", "/roster/{lv_a}/sheet",
+                                dict(anonymous=R, member_a=403, coord_a=422, coord_b=403, admin=422)),
+    "attendance.request_leave": ("GET", "/lectures/{lecture}/leave",
+                                 dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "attendance.decide_leave": ("POST", "/leave/{leave}/decide",
+                                dict(anonymous=R, member_a=403, coord_a=400, coord_b=403, admin=400)),
+    "attendance.makeup": ("GET", "/makeup/{lecture}", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "attendance.key_points_read": ("POST", "/lectures/{lecture}/read",
+                                   dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
+    "attendance.live": ("GET", "/live/{lecture}", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "attendance.live_state": ("GET", "/live/{lecture}/state",
+                              dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "attendance.member_card": ("GET", "/me/card", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "attendance.checkin_settings": ("GET", "/lectures/{lecture}/checkin-settings",
+                                    dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
     # Last, because it ends the session it is checked with.
     "accounts.logout": ("POST", "/logout", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
 }
@@ -59,7 +92,13 @@ def ids(seed_lecture, org):
     material = db.session.scalar(sa.select(Material).where(Material.lecture_id == lecture.id).limit(1))
     questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture.id)))
     attempt = submit_attempt(org["member_a"], lecture, questions, {})
-    return {**org, "lecture": lecture.id, "course": lecture.course_id, "material": material.id, "attempt": attempt.id}
+    lv_a = db.session.scalar(sa.select(LectureVenue.id).where(LectureVenue.lecture_id == lecture.id,
+                                                              LectureVenue.venue_id == org["branch_a"]))
+    leave = LeaveRequest(lecture_id=lecture.id, user_id=org["member_a"], reason="出差")
+    db.session.add(leave)
+    db.session.commit()
+    return {**org, "lecture": lecture.id, "course": lecture.course_id, "material": material.id, "attempt": attempt.id,
+            "lv_a": lv_a, "leave": leave.id}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from lecturehub.accounts.models import Role, User
 from lecturehub.extensions import db
 
-from .conftest import PASSWORD, make_test_app
+from .conftest import PASSWORD
 
 
 def users_count() -> int:
@@ -81,8 +81,8 @@ def test_session_cookie_is_httponly_and_lax(client, org):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_login_is_rate_limited_per_account(database_url, tmp_path, org):
-    app = make_test_app(database_url, tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+def test_login_is_rate_limited_per_account(rate_limited_app, org):
+    app = rate_limited_app(LOGIN_RATE_LIMIT="3 per minute")
     client = app.test_client()
     statuses = [client.submit("/login", {"username": "m0002", "password": "wrong-password1"}).status_code
                 for _ in range(4)]

@@ -1,18 +1,15 @@
 """Account rules: creating users, reading rosters all-or-nothing, passwords."""
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import re
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
-
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -130,55 +127,23 @@ class RosterRow:
 
 def read_roster(filename: str, data: bytes) -> list[dict[str, str]]:
     """Rows of a CSV or XLSX roster as dicts keyed by field (name, member_no, venue, role), with row numbers."""
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".xlsx":
-        rows = _xlsx_rows(data)
-    elif suffix == ".csv":
-        rows = _csv_rows(data)
-    else:
-        raise RosterError([_("Upload a .csv or .xlsx file.")])
+    try:
+        rows = read_rows(filename, data)
+    except TableError as exc:
+        raise RosterError([str(exc)]) from exc
     if not rows:
         raise RosterError([_("The file is empty.")])
-    header = [HEADER_WORDS.get(str(cell or "").strip().lower()) for cell in rows[0]]
+    header = [HEADER_WORDS.get(cell_text(rows[0], i).lower()) for i in range(len(rows[0]))]
     missing = {"name", "member_no", "venue"} - set(header)
     if missing:
         raise RosterError([_("Row 1: the header must name the columns 姓名, 编号, 分会场 and 角色.")])
     records = []
     for number, cells in enumerate(rows[1:], start=2):
-        values = {field: str(cells[i]).strip() if i < len(cells) and cells[i] is not None else ""
-                  for i, field in enumerate(header) if field}
+        values = {field: cell_text(cells, i) for i, field in enumerate(header) if field}
         if any(values.values()):
             values["_row"] = str(number)
             records.append(values)
     return records
-
-
-def _xlsx_rows(data: bytes) -> list[list]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise RosterError([_("The file is not a readable XLSX workbook.")]) from exc
-    sheet = workbook.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    return rows
-
-
-def _csv_rows(data: bytes) -> list[list]:
-    # Excel in Chinese locales saves CSV as GB18030; UTF-8 (with or without BOM) is tried first.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise RosterError([_("The CSV file is neither UTF-8 nor GB18030 text.")])
-    if "\x00" in text:
-        raise RosterError([_("The CSV file contains binary data.")])
-    return [row for row in csv.reader(io.StringIO(text))]
 
 
 def validate_roster(records: list[dict[str, str]]) -> list[RosterRow]:

@@ -64,6 +64,11 @@ class Lecture(db.Model):
     summary_md: Mapped[str] = mapped_column(Text, default="")
     quiz_pass_mark: Mapped[int] = mapped_column(Integer, default=80)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The check-in window, relative to the lecture's times: opens before the start, on time until the
+    # start plus the grace period, late after that, closed after the end plus the close offset.
+    checkin_opens_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    checkin_grace_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    checkin_closes_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     course: Mapped[Course] = relationship(back_populates="lectures")
     venue_links: Mapped[list[LectureVenue]] = relationship(

@@ -4,12 +4,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
+from blinker import Namespace
+from flask import current_app
 from flask_babel import gettext as _
 
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
 from .models import AttemptAnswer, Question, QuestionKind, QuizAttempt
+
+_signals = Namespace()
+# Sent after an attempt is stored; attendance listens (make-up study) without quizzes knowing of it.
+quiz_submitted = _signals.signal("quiz-submitted")
 
 
 def sync_questions(lecture: Lecture, specs: Sequence) -> tuple[int, int]:
@@ -89,6 +95,7 @@ def submit_attempt(user_id: int, lecture: Lecture, questions: Sequence[Question]
     attempt.passed = attempt.score >= attempt.pass_mark
     db.session.add(attempt)
     db.session.commit()
+    quiz_submitted.send(current_app._get_current_object(), attempt=attempt)
     return attempt
 
 
@@ -111,3 +118,12 @@ def lecture_quiz_summary(user_id: int, lecture_id: int) -> dict:
         .order_by(QuizAttempt.score.desc(), QuizAttempt.submitted_at.desc()).limit(1)
     )
     return {"question_count": count or 0, "best": best}
+
+
+def passed_lecture_ids(user_id: int, lecture_ids: Sequence[int]) -> set[int]:
+    """Which of these lectures' quizzes the user has passed at least once."""
+    if not lecture_ids:
+        return set()
+    return set(db.session.scalars(
+        sa.select(QuizAttempt.lecture_id).where(QuizAttempt.user_id == user_id, QuizAttempt.passed.is_(True),
+                                                QuizAttempt.lecture_id.in_(lecture_ids)).distinct()))

@@ -20,7 +20,7 @@ def test_member_studies_the_seed_lecture_on_a_phone(phone, seed_lecture, tmp_pat
     login(page, "m0001", PASSWORD)
     assert_no_sideways_scroll(page)
 
-    page.get_by_role("link", name=re.compile("学习习近平总书记关于人社工作的重要论述")).first.click()
+    page.locator("a[href^='/lectures/']", has_text="学习习近平总书记关于人社工作的重要论述").first.click()
     page.wait_for_url(re.compile(r"/lectures/\d+$"))
     assert page.get_by_role("heading", name="要点").is_visible()
     assert page.get_by_text("赵永峰").first.is_visible()

@@ -1,0 +1,47 @@
+"""Rotating check-in codes, derived rather than stored.
+
+Each lecture-venue pair has a secret derived from the application's secret key,
+so every node of a cluster computes the same codes without a shared table. The
+code changes every PERIOD seconds; the previous code stays valid for one more
+period, so a code read off the screen just before it changes still works.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from datetime import datetime
+
+from flask import current_app
+
+PERIOD_SECONDS = 30
+DIGITS = 6
+
+
+def _secret(lecture_id: int, venue_id: int) -> bytes:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"checkin:{lecture_id}:{venue_id}".encode(), hashlib.sha256).digest()
+
+
+def _counter(moment: datetime) -> int:
+    return int(moment.timestamp()) // PERIOD_SECONDS
+
+
+def code_for(lecture_id: int, venue_id: int, counter: int) -> str:
+    """RFC 4226-style dynamic truncation of an HMAC over the period counter."""
+    digest = hmac.new(_secret(lecture_id, venue_id), struct.pack(">Q", counter), hashlib.sha256).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return str(number % 10**DIGITS).zfill(DIGITS)
+
+
+def current_code(lecture_id: int, venue_id: int, now: datetime) -> tuple[str, int]:
+    """The code to show now and the seconds until it changes."""
+    counter = _counter(now)
+    remaining = PERIOD_SECONDS - int(now.timestamp()) % PERIOD_SECONDS
+    return code_for(lecture_id, venue_id, counter), remaining
+
+
+def code_is_valid(lecture_id: int, venue_id: int, code: str, now: datetime) -> bool:
+    counter = _counter(now)
+    return any(hmac.compare_digest(code, code_for(lecture_id, venue_id, c)) for c in (counter, counter - 1))

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+from .models import Status
+
+CODE_VALIDATORS = [
+    DataRequired(message=_l("Enter the 6-digit code shown on the venue screen.")),
+    Regexp(r"^\s*\d{6}\s*$", message=_l("The check-in code has 6 digits.")),
+]
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Check-in code"), validators=CODE_VALIDATORS)
+
+
+class ConfirmCheckinForm(FlaskForm):
+    code = HiddenField(validators=CODE_VALIDATORS)
+
+
+class DeskForm(FlaskForm):
+    member = StringField(_l("Member number or card"), validators=[
+        DataRequired(message=_l("Type or scan a member number.")),
+        Length(max=64, message=_l("A member number has at most 64 characters.")),
+    ])
+
+
+class StatusForm(FlaskForm):
+    member_id = IntegerField(validators=[InputRequired()])
+    status = SelectField(_l("Status"), choices=[], validators=[InputRequired()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500, message=_l("At most 500 characters."))])
+
+
+class SheetForm(FlaskForm):
+    sheet = FileField(_l("Sign-in sheet (XLSX or CSV of member numbers)"), validators=[
+        FileRequired(message=_l("Choose a file.")),
+        FileAllowed(["xlsx", "csv"], message=_l("Upload a .csv or .xlsx file.")),
+    ])
+
+
+class LeaveForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for leave"), validators=[
+        DataRequired(message=_l("Give a reason.")),
+        Length(max=500, message=_l("At most 500 characters.")),
+    ])
+
+
+class DecideLeaveForm(FlaskForm):
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500, message=_l("At most 500 characters."))])
+    approve = SubmitField(_l("Approve"))
+    refuse = SubmitField(_l("Refuse"))
+
+
+class ReadForm(FlaskForm):
+    pass
+
+
+class CheckinSettingsForm(FlaskForm):
+    checkin_opens_minutes = IntegerField(_l("Check-in opens (minutes before the start)"), validators=[
+        InputRequired(message=_l("Enter a number of minutes.")),
+        NumberRange(min=0, max=1440, message=_l("From 0 to 1440 minutes."))])
+    checkin_grace_minutes = IntegerField(_l("On time until (minutes after the start)"), validators=[
+        InputRequired(message=_l("Enter a number of minutes.")),
+        NumberRange(min=0, max=1440, message=_l("From 0 to 1440 minutes."))])
+    checkin_closes_minutes = IntegerField(_l("Check-in closes (minutes after the end)"), validators=[
+        InputRequired(message=_l("Enter a number of minutes.")),
+        NumberRange(min=0, max=1440, message=_l("From 0 to 1440 minutes."))])
+
+
+STATUS_CHOICES = [Status.PRESENT, Status.LATE, Status.EXCUSED, Status.ABSENT]
