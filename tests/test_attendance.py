@@ -10,41 +10,22 @@ from openpyxl import Workbook
 
 from lecturehub.accounts.models import User
 from lecturehub.attendance import codes, services
-from lecturehub.attendance.models import (AttendanceChange, AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState,
-                                          Method, Status)
+from lecturehub.attendance.models import (
+    AttendanceChange,
+    AttendanceRecord,
+    KeyPointsRead,
+    LeaveRequest,
+    LeaveState,
+    Method,
+    Status,
+)
 from lecturehub.attendance.services import Phase
 from lecturehub.core.timeutil import utcnow
-from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureVenue
+from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
-from lecturehub.quizzes.models import Question, QuestionKind
-
+from lecturehub.quizzes.models import Question
 
 START = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)  # 14:00 in Shanghai
-
-
-@pytest.fixture
-def make_lecture(org):
-    def factory(starts_at: datetime, minutes: int = 120, venues=("main", "branch_a", "branch_b"), **fields) -> Lecture:
-        course = db.session.scalar(sa.select(Course).where(Course.slug == "test")) or Course(slug="test", title="专题")
-        lecture = Lecture(course=course, slug=f"l{starts_at.timestamp():.0f}", title="测试党课", speaker="主讲人",
-                          starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes), **fields)
-        for key in venues:
-            lecture.venue_links.append(LectureVenue(venue_id=org[key]))
-        lecture.key_points.append(KeyPoint(position=1, title="要点一", body_md="内容"))
-        db.session.add(lecture)
-        db.session.flush()
-        db.session.add(Question(lecture_id=lecture.id, key="q1", position=1, kind=QuestionKind.TRUE_FALSE,
-                                stem="判断", options=[], answer=[0], explanation="解析"))
-        db.session.commit()
-        return lecture
-
-    return factory
-
-
-@pytest.fixture
-def open_lecture(make_lecture):
-    """A lecture starting in five minutes: check-in is open and on time."""
-    return make_lecture(utcnow() + timedelta(minutes=5))
 
 
 def user(org, key) -> User:

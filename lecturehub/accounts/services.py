@@ -5,6 +5,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -176,7 +177,7 @@ def validate_roster(records: list[dict[str, str]]) -> list[RosterRow]:
         row_venues = [venues.get(label.lower()) for label in labels]
         if not labels and role is not Role.ADMIN:
             row_problems.append(_("Row %(row)s: 分会场 is missing.", row=row))
-        for label, venue in zip(labels, row_venues):
+        for label, venue in zip(labels, row_venues, strict=True):
             if venue is None:
                 row_problems.append(_("Row %(row)s: unknown 分会场 “%(venue)s”.", row=row, venue=label))
         if role is Role.MEMBER and len(labels) > 1:

@@ -20,8 +20,18 @@ from lecturehub.extensions import db, limiter
 from lecturehub.venues.models import Venue
 
 from . import codes, services
-from .forms import (STATUS_CHOICES, CheckinSettingsForm, CodeForm, ConfirmCheckinForm, DecideLeaveForm, DeskForm,
-                    LeaveForm, ReadForm, SheetForm, StatusForm)
+from .forms import (
+    STATUS_CHOICES,
+    CheckinSettingsForm,
+    CodeForm,
+    ConfirmCheckinForm,
+    DecideLeaveForm,
+    DeskForm,
+    LeaveForm,
+    ReadForm,
+    SheetForm,
+    StatusForm,
+)
 from .models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
 
 bp = Blueprint("attendance", __name__, template_folder="templates", static_folder="static",

@@ -234,7 +234,7 @@ def read_bundle(root: Path) -> list[CourseSpec]:
             raise ContentError([Problem(str(root), None, _("No course folder with a course.yaml was found."))])
     courses = [_read_course(reader, path) for path in course_dirs]
     seen: dict[str, Path] = {}
-    for spec, path in zip(courses, course_dirs):
+    for spec, path in zip(courses, course_dirs, strict=True):
         if spec and spec.slug in seen:
             reader.problem(path, None, _("Course folder name “%(slug)s” is used twice.", slug=spec.slug))
         elif spec:

@@ -1,0 +1,97 @@
+"""Attendance journeys in a real browser: screen + phone check-in, roster marks, make-up study."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from lecturehub.attendance.models import AttendanceRecord, Status
+from lecturehub.core.timeutil import utcnow
+from lecturehub.courses.models import LectureVenue
+from lecturehub.extensions import db
+
+from ..conftest import PASSWORD
+from .conftest import PHONE, assert_no_sideways_scroll, login
+
+pytestmark = pytest.mark.e2e
+
+
+def lecture_venue(lecture_id: int, venue_id: int) -> int:
+    return db.session.scalar(sa.select(LectureVenue.id).where(LectureVenue.lecture_id == lecture_id,
+                                                              LectureVenue.venue_id == venue_id))
+
+
+def test_member_checks_in_with_the_code_on_the_venue_screen(browser, live_server, desktop, org, make_lecture):
+    lecture = make_lecture(utcnow() + timedelta(minutes=5))
+    lv = lecture_venue(lecture.id, org["branch_a"])
+
+    screen = desktop
+    login(screen, "coord01", PASSWORD)
+    screen.goto(f"/screen/{lv}")
+    count = screen.locator(".screen-count")
+    assert re.sub(r"\s", "", count.inner_text()) == "0/3"
+    code = screen.locator(".screen-code").inner_text().strip()
+    assert re.fullmatch(r"\d{6}", code)
+    assert screen.locator(".screen-qr svg").count() == 1
+
+    context = browser.new_context(base_url=live_server, locale="zh-CN", **PHONE)
+    phone = context.new_page()
+    login(phone, "m0001", PASSWORD)
+    phone.goto(f"/lectures/{lecture.id}")
+    code_field = phone.get_by_label("签到码")
+    assert code_field.get_attribute("inputmode") == "numeric"
+    code_field.fill(code)
+    phone.get_by_role("button", name="签到", exact=True).click()
+    assert phone.get_by_role("heading", name=re.compile("已签到")).is_visible()
+    assert phone.get_by_text("出席").first.is_visible()
+    assert_no_sideways_scroll(phone)
+    context.close()
+
+    # The screen refreshes by itself.
+    expect(count).to_have_text(re.compile(r"^\s*1\s*/\s*3\s*$"), timeout=10000)
+
+
+def test_coordinator_marks_a_member_excused(desktop, org, make_lecture):
+    lecture = make_lecture(utcnow() + timedelta(minutes=5))
+    lv = lecture_venue(lecture.id, org["branch_a"])
+    page = desktop
+    login(page, "coord01", PASSWORD)
+    page.goto(f"/roster/{lv}")
+    row = page.locator("tr", has_text="李娜")
+    assert "未签到" in row.inner_text()
+    row.get_by_label(re.compile("的签到状态|状态")).select_option("excused")
+    row.get_by_label(re.compile("原因")).fill("病假")
+    row.get_by_role("button", name="保存").click()
+    page.wait_for_url(f"**/roster/{lv}")
+    assert page.get_by_role("status").first.inner_text() == "已将李娜标记为请假。"
+    row = page.locator("tbody tr", has_text="李娜").first
+    assert "请假" in row.inner_text() and "病假" in row.inner_text()
+    changes = page.locator("table").last
+    assert "甲负责人" in changes.inner_text()
+    record = db.session.scalar(sa.select(AttendanceRecord).where(AttendanceRecord.user_id == org["member_a2"]))
+    assert record.status is Status.EXCUSED
+
+
+def test_member_completes_a_make_up_task(phone, org, make_lecture):
+    lecture = make_lecture(utcnow() - timedelta(days=2))
+    page = phone
+    login(page, "m0001", PASSWORD)
+    task = page.locator(".makeup-tasks a", has_text="测试党课")
+    task.click()
+    page.wait_for_url(f"**/makeup/{lecture.id}")
+    # Scrolling to the end of the key points records the reading (read.js); the page then reloads.
+    page.mouse.wheel(0, 10000)
+    page.wait_for_selector("#end-of-key-points[data-done='yes']", timeout=10000)
+
+    page.get_by_role("link", name="开始自测").click()
+    page.wait_for_url(f"**/lectures/{lecture.id}/quiz")
+    page.get_by_label("正确", exact=True).check()
+    page.get_by_role("button", name="提交答案").click()
+    page.wait_for_url(re.compile(r"/quiz/attempts/\d+$"))
+    page.goto("/home")
+    assert page.locator(".makeup-tasks").count() == 0
+    page.goto(f"/lectures/{lecture.id}")
+    assert page.get_by_text("补学完成").first.is_visible()
