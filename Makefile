@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+HOST ?= 127.0.0.1
 
 .PHONY: install run test translations clean
 
@@ -14,7 +15,7 @@ install: $(BIN)/python
 
 run: install
 	$(BIN)/flask --app wsgi demo
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -24,12 +24,16 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
         shots = [
-            ("member-phone", "m0001", {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2,
-                                       "is_mobile": True, "has_touch": True}, ["/courses/1", "/lectures/1"]),
+            # Ids as a fresh `flask demo` makes them: lecture 1 is the seed lecture, lecture 2 the one open now,
+            # whose venue links are 26 (主会场) to 50.
+            ("member-phone", "m0021", {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2,
+                                       "is_mobile": True, "has_touch": True}, ["/courses/1", "/lectures/1", "/lectures/2"]),
             ("quiz-phone", "m0002", {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2,
                                      "is_mobile": True, "has_touch": True}, ["/lectures/1/quiz"]),
-            ("coordinator-desktop", "coord01", {"viewport": {"width": 1280, "height": 800}}, ["/venues/2"]),
-            ("admin-desktop", "admin", {"viewport": {"width": 1280, "height": 800}}, ["/home", "/venues"]),
+            ("coordinator-desktop", "coord01", {"viewport": {"width": 1280, "height": 800}},
+             ["/venues/2", "/roster/2"]),
+            ("venue-screen", "coord01", {"viewport": {"width": 1600, "height": 900}}, ["/screen/27"]),
+            ("admin-desktop", "admin", {"viewport": {"width": 1280, "height": 800}}, ["/home", "/venues", "/live/2"]),
         ]
         for name, username, options, paths in shots:
             context = browser.new_context(base_url=base, locale="zh-CN", **options)

@@ -398,3 +398,10 @@ def test_demo_lecture_is_open_now_with_history(app, ctx):
     assert again.exit_code == 0
     assert db.session.scalar(sa.select(sa.func.count(AttendanceRecord.id)).where(
         AttendanceRecord.lecture_id == seed.id)) == sum(statuses.values())
+
+
+def test_home_page_leads_to_an_open_check_in(client, org, open_lecture, make_lecture):
+    make_lecture(utcnow() + timedelta(days=3))  # not open yet: not offered
+    client.login("m0001")
+    home = client.get("/home").get_data(as_text=True)
+    assert home.count("去签到") == 1 and f'href="/lectures/{open_lecture.id}"' in home

@@ -443,3 +443,9 @@ def attendance_panel(lecture: Lecture) -> dict:
 def makeup_tasks() -> list[services.MakeupTask]:
     """The signed-in member's open make-up tasks, for the home page."""
     return services.open_makeup_tasks(current_user)
+
+
+@bp.app_template_global()
+def open_checkins() -> list[Lecture]:
+    """Lectures the signed-in member can check in to right now, for the home page."""
+    return services.open_checkin_lectures(current_user)

@@ -218,6 +218,10 @@ class Roster:
     def count(self, status: Status) -> int:
         return sum(1 for r in self.rows if r.status is status)
 
+    @property
+    def made_up(self) -> int:
+        return sum(1 for r in self.rows if r.made_up)
+
 
 def venue_roster(lecture: Lecture, venue: Venue, now: datetime | None = None) -> Roster:
     """Expected members of a venue and visitors who checked in there, with their status; four queries."""
@@ -494,3 +498,17 @@ def _on_quiz_submitted(sender, attempt, **extra) -> None:
 
 
 quiz_submitted.connect(_on_quiz_submitted)
+
+
+def open_checkin_lectures(member: User, now: datetime | None = None) -> list[Lecture]:
+    """Published lectures at the member's venue whose check-in window is open now."""
+    now = now or utcnow()
+    if member.home_venue_id is None:
+        return []
+    # The window reaches at most a day either side of the lecture, so this bounds the rows read.
+    candidates = db.session.scalars(
+        sa.select(Lecture).join(LectureVenue, LectureVenue.lecture_id == Lecture.id)
+        .where(LectureVenue.venue_id == member.home_venue_id, Lecture.published.is_(True),
+               Lecture.starts_at <= now + timedelta(days=1), Lecture.ends_at >= now - timedelta(days=1))
+        .order_by(Lecture.starts_at))
+    return [lec for lec in candidates if window_of(lec).phase(now) in (Phase.ON_TIME, Phase.LATE)]
