@@ -72,9 +72,10 @@ def _register_blueprints(app: Flask) -> None:
     from .core.routes import bp as core_bp
     from .courses.routes import bp as courses_bp
     from .quizzes.routes import bp as quizzes_bp
+    from .reports.routes import bp as reports_bp
     from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, quizzes_bp, attendance_bp):
+    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, quizzes_bp, attendance_bp, reports_bp):
         app.register_blueprint(blueprint)
 
 

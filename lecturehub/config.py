@@ -38,6 +38,16 @@ def _instance_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _hours_targets(raw: str | None) -> dict[str, float]:
+    """"member=32,coordinator=40" -> {"member": 32.0, ...}; "default" applies to roles not named."""
+    targets = {"default": 32.0}
+    for part in (raw or "").split(","):
+        if "=" in part:
+            role, value = part.split("=", 1)
+            targets[role.strip()] = float(value)
+    return targets
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config mapping from the environment."""
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -66,5 +76,7 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
         # Failed check-in attempts per member: a 6-digit code valid for 60 s cannot be guessed at this rate.
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
+        "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),
+        "LATE_EARNS_STUDY_HOURS": _env_bool("LATE_EARNS_STUDY_HOURS", True),
     }
     return config

@@ -1,0 +1,1 @@
+"""Read-only reports over attendance, quizzes and study hours, with exports and charts. Nothing uses reports."""

@@ -1,0 +1,304 @@
+"""Report pages and their XLSX/CSV downloads.
+
+Coordinators see their own venues, admins every venue, members only themselves; every route
+checks on the server, including venue ids typed into the URL.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from lecturehub.accounts.models import Role
+from lecturehub.attendance.services import open_makeup_tasks
+from lecturehub.core.permissions import role_required
+from lecturehub.core.timeutil import to_local, utcnow
+from lecturehub.courses.models import Course
+from lecturehub.courses.services import get_course_for, get_lecture_for
+from lecturehub.extensions import db
+from lecturehub.venues.services import get_venue_for, venues_for
+
+from . import services
+from .charts import bar_chart, line_chart
+from .forms import OverviewFilterForm, YearForm
+from .tables import FORMATS, Column, Table, download
+
+bp = Blueprint("reports", __name__, template_folder="templates", url_prefix="/reports")
+
+STATUS_HEADINGS = {"present": _l("Present"), "late": _l("Late"), "excused": _l("Excused"), "absent": _l("Absent"),
+                   "pending": _l("Not checked in"), "made_up": _l("Made up")}
+
+
+def status_heading(key: str) -> str:
+    return str(STATUS_HEADINGS[key])
+
+
+bp.add_app_template_global(status_heading)
+
+
+def export_format() -> str | None:
+    fmt = request.args.get("format")
+    if fmt is None:
+        return None
+    if fmt not in FORMATS:
+        abort(400)
+    return fmt
+
+
+def exported(build_table, stem: str):
+    """Build the table in Chinese (exports are filed upward in Chinese) and send it."""
+    with force_locale("zh_CN"):
+        table = build_table()
+    return download(table, stem, export_format())
+
+
+def visible_venue_ids() -> list[int] | None:
+    """None for admins (every venue); a coordinator's own venues; members have no venue reports."""
+    if current_user.is_admin:
+        return None
+    if current_user.is_coordinator:
+        return [v.id for v in current_user.coordinated_venues]
+    abort(403)
+
+
+def selected_year() -> int:
+    form = YearForm(request.args)
+    if not form.validate():
+        abort(400)
+    return form.year.data or to_local(utcnow()).year
+
+
+@bp.get("/")
+@login_required
+def index():
+    if current_user.is_admin:
+        return redirect(url_for("reports.overview"))
+    if not current_user.is_coordinator:
+        return redirect(url_for("reports.me"))
+    from lecturehub.courses.services import visible_courses
+
+    return render_template("reports/index.html", venues=current_user.coordinated_venues,
+                           courses=visible_courses(current_user))
+
+
+# --- per lecture ----------------------------------------------------------------------------------
+
+def _lecture_table(lecture, stats) -> Table:
+    table = Table(_("Attendance"), [Column(_("Venue")), Column(_("Expected"), "int"), Column(_("Present"), "int"),
+                                    Column(_("Late"), "int"), Column(_("Excused"), "int"), Column(_("Absent"), "int"),
+                                    Column(_("Made up"), "int"), Column(_("Attendance rate"), "percent"),
+                                    Column(_("Quiz taken"), "int"), Column(_("Average quiz score"), "number")])
+    for s in stats:
+        table.rows.append([s.venue.name, s.expected, s.count("present"), s.count("late"), s.count("excused"),
+                           s.count("absent"), s.made_up, s.rate, s.quiz_done, s.quiz_average])
+    return table
+
+
+@bp.get("/lectures/<int:lecture_id>")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def lecture(lecture_id: int):
+    lecture = get_lecture_for(current_user, lecture_id)
+    stats = services.lecture_report(lecture, visible_venue_ids())
+    if export_format():
+        return exported(lambda: _lecture_table(lecture, stats), f"attendance-lecture-{lecture.id}")
+    ranked = sorted(stats, key=lambda s: (-s.rate, s.venue.position))
+    chart = bar_chart([(s.venue.name, s.rate) for s in ranked], _("Attendance rate by venue")) if stats else None
+    total_expected = sum(s.expected for s in stats)
+    total_arrived = sum(s.arrived for s in stats)
+    return render_template("reports/lecture.html", lecture=lecture, stats=stats, ranked=ranked, chart=chart,
+                           total_rate=services.rate(total_arrived, total_expected), total_expected=total_expected,
+                           total_arrived=total_arrived)
+
+
+def _venue_lecture_stats(lecture_id: int, venue_id: int):
+    lecture = get_lecture_for(current_user, lecture_id)
+    venue = get_venue_for(current_user, venue_id)
+    stats = services.lecture_report(lecture, [venue.id])
+    if not stats:
+        abort(404)  # the venue does not take part in this lecture
+    return lecture, venue, stats[0]
+
+
+def _names_table(stats) -> Table:
+    table = Table(_("Members"), [Column(_("Member number")), Column(_("Name")), Column(_("Status")),
+                                 Column(_("Made up"), "datetime"), Column(_("Check-in time"), "datetime"),
+                                 Column(_("Reason")), Column(_("Best quiz score"), "int")])
+    for m in stats.members:
+        table.rows.append([m.user.member_no, m.user.name, status_heading(m.key),
+                           m.record.made_up_at if m.record else None, m.record.checked_in_at if m.record else None,
+                           m.record.reason if m.record else "", m.best_score])
+    return table
+
+
+@bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def lecture_venue(lecture_id: int, venue_id: int):
+    lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
+    if export_format():
+        return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}")
+    return render_template("reports/lecture_venue.html", lecture=lecture, venue=venue, stats=stats,
+                           keys=["present", "late", "excused", "absent", "pending", "made_up"])
+
+
+@bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/record")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def branch_record(lecture_id: int, venue_id: int):
+    lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
+    missing = [m for m in stats.members if m.key in ("absent", "excused")]
+    return render_template("reports/branch_record.html", lecture=lecture, venue=venue, stats=stats, missing=missing)
+
+
+@bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/sheet")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def signin_sheet(lecture_id: int, venue_id: int):
+    lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
+    return render_template("reports/signin_sheet.html", lecture=lecture, venue=venue, stats=stats)
+
+
+# --- across a course ------------------------------------------------------------------------------
+
+def _matrix_table(matrix) -> Table:
+    columns = [Column(_("Member number")), Column(_("Name"))]
+    columns += [Column(to_local(lec.starts_at).strftime("%Y-%m-%d") + " " + lec.title[:20]) for lec in matrix.lectures]
+    columns += [Column(status_heading(k), "int") for k in ("present", "late", "excused", "absent", "made_up")]
+    table = Table(_("Attendance matrix"), columns)
+    for member, cells, totals in matrix.rows:
+        table.rows.append([member.member_no, member.name]
+                          + [status_heading("made_up") if c.made_up else status_heading(c.key) for c in cells]
+                          + [totals.get(k, 0) for k in ("present", "late", "excused", "absent", "made_up")])
+    return table
+
+
+@bp.get("/courses/<int:course_id>/venues/<int:venue_id>")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def course_venue(course_id: int, venue_id: int):
+    course = get_course_for(current_user, course_id)
+    venue = get_venue_for(current_user, venue_id)
+    matrix = services.course_matrix(course, venue)
+    if export_format():
+        return exported(lambda: _matrix_table(matrix), f"attendance-course-{course.id}-{venue.code}")
+    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue)
+
+
+# --- the whole organisation -----------------------------------------------------------------------
+
+def _overview_tables(overview, ranking_rows) -> dict[str, Table]:
+    matrix = Table(_("Venues by lecture"), [Column(_("Venue"))] + [
+        Column(to_local(lec.starts_at).strftime("%Y-%m-%d") + " " + lec.title[:20], "percent")
+        for lec in overview.lectures])
+    for venue in overview.venues:
+        matrix.rows.append([venue.name] + [overview.cells[(lec.id, venue.id)]["rate"]
+                                           if (lec.id, venue.id) in overview.cells else None
+                                           for lec in overview.lectures])
+    trend = Table(_("Trend"), [Column(_("Date"), "date"), Column(_("Lecture")), Column(_("Attendance rate"), "percent")])
+    trend.rows = [[lec.starts_at, lec.title, value] for lec, value in overview.trend]
+    ranking = Table(_("Ranking"), [Column(_("Rank"), "int"), Column(_("Venue")), Column(_("Expected"), "int"),
+                                   Column(_("Checked in"), "int"), Column(_("Absent"), "int"),
+                                   Column(_("Attendance rate"), "percent")])
+    ranking.rows = [[i, venue.name, cell["expected"], cell["arrived"], cell["absent"], cell["rate"]]
+                    for i, (venue, cell) in enumerate(ranking_rows, start=1)]
+    return {"matrix": matrix, "trend": trend, "ranking": ranking}
+
+
+@bp.get("/overview")
+@role_required(Role.ADMIN)
+def overview():
+    form = OverviewFilterForm(request.args)
+    courses = list(db.session.scalars(db.select(Course).order_by(Course.position, Course.id)))
+    form.course.choices = [SelectChoice("", _("All courses"))] + [SelectChoice(str(c.id), c.title) for c in courses]
+    if not form.validate():
+        form.lecture.choices = []
+        return render_template("reports/overview.html", form=form, overview=None), 422
+    course_id = int(form.course.data) if form.course.data else None
+    result = services.organisation_overview(course_id, form.start.data, form.end.data)
+    form.lecture.choices = [SelectChoice(str(lec.id), to_local(lec.starts_at).strftime("%Y-%m-%d ") + lec.title)
+                            for lec in reversed(result.lectures)]
+    chosen = int(form.lecture.data) if form.lecture.data and form.lecture.data.isdigit() else None
+    closed = [lec for lec in result.lectures if lec.ends_at <= utcnow()] or result.lectures
+    ranking_lecture = next((lec for lec in result.lectures if lec.id == chosen), closed[-1] if closed else None)
+    ranking_rows = services.ranking(result, ranking_lecture.id) if ranking_lecture else []
+    if export_format():
+        table_name = request.args.get("table", "matrix")
+        if table_name not in ("matrix", "trend", "ranking"):
+            abort(400)
+        return exported(lambda: _overview_tables(result, ranking_rows)[table_name], f"attendance-{table_name}")
+    trend_chart = line_chart([(to_local(lec.starts_at).strftime("%m-%d"), value) for lec, value in result.trend],
+                             _("Attendance rate over the lectures")) if result.trend else None
+    ranking_chart = bar_chart([(venue.name, cell["rate"]) for venue, cell in ranking_rows],
+                              _("Attendance rate by venue")) if ranking_rows else None
+    return render_template("reports/overview.html", form=form, overview=result, ranking_lecture=ranking_lecture,
+                           ranking_rows=ranking_rows, trend_chart=trend_chart, ranking_chart=ranking_chart)
+
+
+# --- study hours ----------------------------------------------------------------------------------
+
+@bp.get("/hours")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def hours():
+    year = selected_year()
+    venues = venues_for(current_user)
+    rows_by_venue = services.hours_by_member([v.id for v in venues], year)
+    summary = []
+    for venue in venues:
+        rows = rows_by_venue.get(venue.id, [])
+        on_track = sum(1 for r in rows if r.on_track)
+        summary.append((venue, len(rows), on_track, services.rate(on_track, len(rows))))
+
+    def table() -> Table:
+        t = Table(_("Study hours"), [Column(_("Venue")), Column(_("Members"), "int"), Column(_("On track"), "int"),
+                                     Column(_("Share on track"), "percent")])
+        t.rows = [[v.name, n, k, share] for v, n, k, share in summary]
+        return t
+
+    if export_format():
+        return exported(table, f"study-hours-{year}")
+    return render_template("reports/hours.html", year=year, summary=summary,
+                           share=round(float(services.expected_share(year)) * 100, 1))
+
+
+@bp.get("/hours/venues/<int:venue_id>")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def hours_venue(venue_id: int):
+    venue = get_venue_for(current_user, venue_id)
+    year = selected_year()
+    rows = services.hours_by_member([venue.id], year).get(venue.id, [])
+
+    def table() -> Table:
+        t = Table(_("Study hours"), [Column(_("Member number")), Column(_("Name")), Column(_("Study hours"), "number"),
+                                     Column(_("Target"), "number"), Column(_("On track"))])
+        t.rows = [[r.user.member_no, r.user.name, r.hours, r.target, _("yes") if r.on_track else _("no")]
+                  for r in rows]
+        return t
+
+    if export_format():
+        return exported(table, f"study-hours-{year}-{venue.code}")
+    return render_template("reports/hours_venue.html", year=year, venue=venue, rows=rows)
+
+
+# --- the member's own ----------------------------------------------------------------------------
+
+@bp.get("/me")
+@login_required
+def me():
+    year = selected_year()
+    ledger = services.member_ledger(current_user, year)
+    total = sum((line.hours for line in ledger), start=Decimal("0"))
+    target = services.hours_target(current_user.role)
+
+    def table() -> Table:
+        t = Table(_("My attendance"), [Column(_("Date"), "datetime"), Column(_("Lecture")), Column(_("Status")),
+                                       Column(_("Study hours"), "number")])
+        t.rows = [[line.lecture.starts_at, line.lecture.title,
+                   status_heading("made_up" if line.made_up else (line.status.value if line.status else "pending")),
+                   line.hours] for line in ledger]
+        return t
+
+    if export_format():
+        return exported(table, f"my-attendance-{year}")
+    return render_template("reports/me.html", year=year, ledger=ledger, total=total, target=target,
+                           quizzes=services.member_quiz_results(current_user), tasks=open_makeup_tasks(current_user))

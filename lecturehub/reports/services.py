@@ -1,0 +1,336 @@
+"""Report queries. Each function runs a fixed number of SQL statements, whatever the data size:
+members, records and scores are fetched in grouped or joined queries, then combined in Python.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+
+from lecturehub.accounts.models import Role, User
+from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
+from lecturehub.attendance.services import Phase, effective_status, window_of
+from lecturehub.core.timeutil import local_zone, utcnow
+from lecturehub.courses.models import Course, Lecture, LectureVenue
+from lecturehub.extensions import db
+from lecturehub.quizzes.models import QuizAttempt
+from lecturehub.venues.models import Venue
+
+ARRIVED = (Status.PRESENT, Status.LATE)
+STATUS_KEYS = ("present", "late", "excused", "absent", "pending")
+
+
+def rate(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+@dataclass
+class MemberStatus:
+    user: User
+    status: Status | None  # None: window still open and no record yet
+    record: AttendanceRecord | None
+    best_score: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.status.value if self.status else "pending"
+
+    @property
+    def made_up(self) -> bool:
+        return bool(self.record and self.record.made_up_at)
+
+
+@dataclass
+class VenueStats:
+    venue: Venue
+    members: list[MemberStatus] = field(default_factory=list)
+    leave_reasons: list[tuple[User, str, LeaveState]] = field(default_factory=list)
+
+    @property
+    def expected(self) -> int:
+        return len(self.members)
+
+    def count(self, key: str) -> int:
+        return sum(1 for m in self.members if m.key == key)
+
+    def names(self, key: str) -> list[MemberStatus]:
+        if key == "made_up":
+            return [m for m in self.members if m.made_up]
+        return [m for m in self.members if m.key == key]
+
+    @property
+    def made_up(self) -> int:
+        return sum(1 for m in self.members if m.made_up)
+
+    @property
+    def arrived(self) -> int:
+        return self.count("present") + self.count("late")
+
+    @property
+    def rate(self) -> float:
+        return rate(self.arrived, self.expected)
+
+    @property
+    def quiz_done(self) -> int:
+        return sum(1 for m in self.members if m.best_score is not None)
+
+    @property
+    def quiz_average(self) -> float | None:
+        scores = [m.best_score for m in self.members if m.best_score is not None]
+        return round(sum(scores) / len(scores), 1) if scores else None
+
+
+def lecture_venues(lecture: Lecture, venue_ids: list[int] | None) -> list[Venue]:
+    """The lecture's venues, limited to `venue_ids` (None: all)."""
+    query = (sa.select(Venue).join(LectureVenue, LectureVenue.venue_id == Venue.id)
+             .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position))
+    if venue_ids is not None:
+        query = query.where(Venue.id.in_(venue_ids))
+    return list(db.session.scalars(query))
+
+
+def lecture_report(lecture: Lecture, venue_ids: list[int] | None, now: datetime | None = None) -> list[VenueStats]:
+    """Per venue: every expected member's status, leave reasons and best quiz score. Five queries."""
+    now = now or utcnow()
+    phase = window_of(lecture).phase(now)
+    venues = lecture_venues(lecture, venue_ids)
+    ids = [v.id for v in venues]
+    members = list(db.session.scalars(sa.select(User).where(User.home_venue_id.in_(ids), User.active.is_(True))
+                                      .order_by(User.member_no, User.id)))
+    member_filter = sa.and_(User.home_venue_id.in_(ids), User.active.is_(True))
+    records = {r.user_id: r for r in db.session.scalars(
+        sa.select(AttendanceRecord).join(User, User.id == AttendanceRecord.user_id)
+        .where(AttendanceRecord.lecture_id == lecture.id, member_filter))}
+    leaves = list(db.session.execute(
+        sa.select(LeaveRequest.user_id, LeaveRequest.reason, LeaveRequest.state)
+        .join(User, User.id == LeaveRequest.user_id)
+        .where(LeaveRequest.lecture_id == lecture.id, member_filter).order_by(LeaveRequest.requested_at)))
+    scores = dict(db.session.execute(
+        sa.select(QuizAttempt.user_id, sa.func.max(QuizAttempt.score)).join(User, User.id == QuizAttempt.user_id)
+        .where(QuizAttempt.lecture_id == lecture.id, member_filter).group_by(QuizAttempt.user_id)).all())
+    stats = {v.id: VenueStats(v) for v in venues}
+    by_id = {}
+    for member in members:
+        record = records.get(member.id)
+        stats[member.home_venue_id].members.append(
+            MemberStatus(member, effective_status(record, phase), record, scores.get(member.id)))
+        by_id[member.id] = member
+    for user_id, reason, state in leaves:
+        member = by_id[user_id]
+        stats[member.home_venue_id].leave_reasons.append((member, reason, state))
+    return [stats[v.id] for v in venues]
+
+
+@dataclass
+class Matrix:
+    course: Course
+    venue: Venue
+    lectures: list[Lecture]
+    rows: list[tuple[User, list[MemberStatus | None], dict[str, int]]]
+
+
+def course_matrix(course: Course, venue: Venue, now: datetime | None = None) -> Matrix:
+    """Members of a venue x the course's lectures at that venue, each cell a status; three queries."""
+    now = now or utcnow()
+    lectures = list(db.session.scalars(
+        sa.select(Lecture).join(LectureVenue, LectureVenue.lecture_id == Lecture.id)
+        .where(Lecture.course_id == course.id, LectureVenue.venue_id == venue.id).order_by(Lecture.starts_at)))
+    members = list(db.session.scalars(sa.select(User).where(User.home_venue_id == venue.id, User.active.is_(True))
+                                      .order_by(User.member_no, User.id)))
+    records = {(r.lecture_id, r.user_id): r for r in db.session.scalars(
+        sa.select(AttendanceRecord).join(User, User.id == AttendanceRecord.user_id)
+        .where(AttendanceRecord.lecture_id.in_([lec.id for lec in lectures]), User.home_venue_id == venue.id))}
+    phases = {lec.id: window_of(lec).phase(now) for lec in lectures}
+    rows = []
+    for member in members:
+        cells, totals = [], defaultdict(int)
+        for lecture in lectures:
+            record = records.get((lecture.id, member.id))
+            cell = MemberStatus(member, effective_status(record, phases[lecture.id]), record)
+            cells.append(cell)
+            totals[cell.key] += 1
+            totals["made_up"] += int(cell.made_up)
+        rows.append((member, cells, dict(totals)))
+    return Matrix(course, venue, lectures, rows)
+
+
+@dataclass
+class Overview:
+    lectures: list[Lecture]
+    venues: list[Venue]
+    # (lecture_id, venue_id) -> {"expected", "present", "late", "excused", "absent", "made_up", "arrived", "rate"}
+    cells: dict[tuple[int, int], dict[str, float]]
+    trend: list[tuple[Lecture, float]]
+
+
+def organisation_overview(course_id: int | None, start: date | None, end: date | None,
+                          now: datetime | None = None) -> Overview:
+    """All venues x the selected lectures with counts and rates; five queries.
+
+    Expected members are today's members of each venue (the roster is not versioned).
+    """
+    now = now or utcnow()
+    query = sa.select(Lecture).where(Lecture.published.is_(True)).order_by(Lecture.starts_at)
+    if course_id:
+        query = query.where(Lecture.course_id == course_id)
+    zone = local_zone()
+    if start:
+        query = query.where(Lecture.starts_at >= datetime.combine(start, time.min, zone).astimezone(timezone.utc))
+    if end:
+        query = query.where(Lecture.starts_at <= datetime.combine(end, time.max, zone).astimezone(timezone.utc))
+    lectures = list(db.session.scalars(query))
+    lecture_ids = [lec.id for lec in lectures]
+    venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
+    links = set(db.session.execute(sa.select(LectureVenue.lecture_id, LectureVenue.venue_id)
+                                   .where(LectureVenue.lecture_id.in_(lecture_ids))).tuples())
+    expected = dict(db.session.execute(
+        sa.select(User.home_venue_id, sa.func.count(User.id)).where(User.active.is_(True),
+                                                                    User.home_venue_id.is_not(None))
+        .group_by(User.home_venue_id)).tuples().all())
+    counts = db.session.execute(
+        sa.select(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status,
+                  sa.func.count(AttendanceRecord.id), sa.func.count(AttendanceRecord.made_up_at))
+        .join(User, User.id == AttendanceRecord.user_id)
+        .where(AttendanceRecord.lecture_id.in_(lecture_ids), User.active.is_(True))
+        .group_by(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status)).tuples()
+    cells: dict[tuple[int, int], dict[str, float]] = {}
+    for lecture_id, venue_id in links:
+        cells[(lecture_id, venue_id)] = {"expected": expected.get(venue_id, 0), "present": 0, "late": 0,
+                                         "excused": 0, "absent": 0, "made_up": 0}
+    for lecture_id, venue_id, status, count, made_up in counts:
+        cell = cells.get((lecture_id, venue_id))
+        if cell is not None:
+            cell[status.value] += count
+            cell["made_up"] += made_up
+    phases = {lec.id: window_of(lec).phase(now) for lec in lectures}
+    for (lecture_id, _venue_id), cell in cells.items():
+        recorded = cell["present"] + cell["late"] + cell["excused"] + cell["absent"]
+        if phases[lecture_id] is Phase.CLOSED:
+            cell["absent"] += max(cell["expected"] - recorded, 0)  # no record after the window: absent
+        cell["arrived"] = cell["present"] + cell["late"]
+        cell["rate"] = rate(cell["arrived"], cell["expected"])
+    trend = []
+    for lecture in lectures:
+        lecture_cells = [c for (lid, _v), c in cells.items() if lid == lecture.id]
+        trend.append((lecture, rate(sum(c["arrived"] for c in lecture_cells),
+                                    sum(c["expected"] for c in lecture_cells))))
+    return Overview(lectures, venues, cells, trend)
+
+
+def ranking(overview: Overview, lecture_id: int) -> list[tuple[Venue, dict[str, float]]]:
+    """The lecture's venues from the highest attendance rate to the lowest (ties by venue order)."""
+    rows = [(v, overview.cells[(lecture_id, v.id)]) for v in overview.venues if (lecture_id, v.id) in overview.cells]
+    return sorted(rows, key=lambda item: (-item[1]["rate"], item[0].position))
+
+
+# --- study hours ----------------------------------------------------------------------------------
+
+def hours_target(role: Role) -> Decimal:
+    targets = current_app.config["STUDY_HOURS_TARGETS"]
+    return Decimal(str(targets.get(role.value, targets.get("default", 32))))
+
+
+def credited(status: Status | None, made_up: bool) -> bool:
+    """Whether a lecture's study hours count: present, late (if configured), or made up."""
+    if made_up or status is Status.PRESENT:
+        return True
+    return status is Status.LATE and current_app.config["LATE_EARNS_STUDY_HOURS"]
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    zone = local_zone()
+    return (datetime(year, 1, 1, tzinfo=zone).astimezone(timezone.utc),
+            datetime(year + 1, 1, 1, tzinfo=zone).astimezone(timezone.utc))
+
+
+def credit_condition():
+    condition = sa.or_(AttendanceRecord.status == Status.PRESENT, AttendanceRecord.made_up_at.is_not(None))
+    if current_app.config["LATE_EARNS_STUDY_HOURS"]:
+        condition = sa.or_(condition, AttendanceRecord.status == Status.LATE)
+    return condition
+
+
+def expected_share(year: int, now: datetime | None = None) -> Decimal:
+    """How much of the yearly target should be done by now: all of it for a past year, a share for this one."""
+    now = now or utcnow()
+    start, end = year_bounds(year)
+    if now >= end:
+        return Decimal(1)
+    if now <= start:
+        return Decimal(0)
+    return Decimal((now - start).total_seconds() / (end - start).total_seconds())
+
+
+@dataclass
+class HoursRow:
+    user: User
+    hours: Decimal
+    target: Decimal
+    on_track: bool
+
+
+def hours_by_member(venue_ids: list[int], year: int, now: datetime | None = None) -> dict[int, list[HoursRow]]:
+    """Study hours earned in `year` by each member of the venues, against their role's target; two queries."""
+    start, end = year_bounds(year)
+    share = expected_share(year, now)
+    members = list(db.session.scalars(sa.select(User).where(User.home_venue_id.in_(venue_ids),
+                                                            User.active.is_(True)).order_by(User.member_no)))
+    earned = dict(db.session.execute(
+        sa.select(AttendanceRecord.user_id, sa.func.sum(Lecture.study_hours))
+        .join(Lecture, Lecture.id == AttendanceRecord.lecture_id).join(User, User.id == AttendanceRecord.user_id)
+        .where(User.home_venue_id.in_(venue_ids), Lecture.starts_at >= start, Lecture.starts_at < end,
+               credit_condition())
+        .group_by(AttendanceRecord.user_id)).tuples().all())
+    result: dict[int, list[HoursRow]] = defaultdict(list)
+    for member in members:
+        hours = Decimal(earned.get(member.id) or 0).quantize(Decimal("0.1"))
+        target = hours_target(member.role)
+        result[member.home_venue_id].append(HoursRow(member, hours, target, hours >= target * share))
+    return result
+
+
+@dataclass
+class LedgerLine:
+    lecture: Lecture
+    status: Status | None
+    made_up: bool
+    hours: Decimal
+
+
+def member_ledger(member: User, year: int, now: datetime | None = None) -> list[LedgerLine]:
+    """The member's lectures of the year (at their venue, or attended elsewhere) with the hours each credited."""
+    now = now or utcnow()
+    start, end = year_bounds(year)
+    lectures = list(db.session.scalars(
+        sa.select(Lecture).where(Lecture.starts_at >= start, Lecture.starts_at < end, Lecture.published.is_(True),
+                                 sa.or_(Lecture.id.in_(sa.select(LectureVenue.lecture_id)
+                                                       .where(LectureVenue.venue_id == member.home_venue_id)),
+                                        Lecture.id.in_(sa.select(AttendanceRecord.lecture_id)
+                                                       .where(AttendanceRecord.user_id == member.id))))
+        .order_by(Lecture.starts_at)))
+    records = {r.lecture_id: r for r in db.session.scalars(sa.select(AttendanceRecord).where(
+        AttendanceRecord.user_id == member.id, AttendanceRecord.lecture_id.in_([lec.id for lec in lectures])))}
+    lines = []
+    for lecture in lectures:
+        record = records.get(lecture.id)
+        status = effective_status(record, window_of(lecture).phase(now))
+        made_up = bool(record and record.made_up_at)
+        lines.append(LedgerLine(lecture, status, made_up, lecture.study_hours if credited(status, made_up)
+                                else Decimal("0")))
+    return lines
+
+
+def member_quiz_results(member: User) -> list[tuple[Lecture, int, int, bool]]:
+    """(lecture, attempts, best score, passed) for every quiz the member took; two queries."""
+    rows = db.session.execute(
+        sa.select(QuizAttempt.lecture_id, sa.func.count(QuizAttempt.id), sa.func.max(QuizAttempt.score),
+                  sa.func.max(sa.case((QuizAttempt.passed, 1), else_=0)))
+        .where(QuizAttempt.user_id == member.id).group_by(QuizAttempt.lecture_id)).tuples().all()
+    lectures = {lec.id: lec for lec in db.session.scalars(
+        sa.select(Lecture).where(Lecture.id.in_([r[0] for r in rows])))}
+    return sorted(((lectures[lid], count, best, bool(passed)) for lid, count, best, passed in rows),
+                  key=lambda item: item[0].starts_at, reverse=True)

@@ -1,0 +1,113 @@
+"""Report tables and their downloads: XLSX (openpyxl) and CSV (UTF-8 with BOM, as Excel expects)."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Response, send_file
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from lecturehub.core.timeutil import to_local
+
+FORMATS = {"xlsx", "csv"}
+
+
+@dataclass
+class Column:
+    header: str
+    kind: str = "text"  # text | int | number | percent | date | datetime
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+
+
+def _excel_value(value, kind: str):
+    if value is None:
+        return None
+    if kind == "datetime" and isinstance(value, datetime):
+        return to_local(value).replace(tzinfo=None)  # Excel has no time zones: local wall-clock time
+    if kind == "date" and isinstance(value, datetime):
+        return to_local(value).date()
+    if kind == "percent" and isinstance(value, (int, float, Decimal)):
+        return float(value) / 100
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+NUMBER_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "percent": "0.0%", "number": "0.0",
+                  "int": "0"}
+
+
+def to_xlsx(table: Table) -> bytes:
+    """One sheet: bold frozen header row, widths fitted to the content, dates as real dates."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = table.title[:31] or "Sheet1"
+    sheet.append([c.header for c in table.columns])
+    for row in table.rows:
+        sheet.append([_excel_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+    header_fill = PatternFill("solid", fgColor="F3EEEB")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="center")
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(table.columns, start=1):
+        letter = get_column_letter(index)
+        if column.kind in NUMBER_FORMATS:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = NUMBER_FORMATS[column.kind]
+        width = max([_display_width(column.header)] + [_display_width(_text(r[index - 1], column.kind))
+                                                       for r in table.rows[:500]])
+        sheet.column_dimensions[letter].width = min(max(width + 2, 8), 60)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _display_width(text: str) -> int:
+    # CJK characters take two columns in Excel's default font.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _text(value, kind: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        local = to_local(value)
+        return local.strftime("%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if kind == "percent" and isinstance(value, (int, float, Decimal)):
+        return f"{float(value):.1f}%"
+    return str(value)
+
+
+def to_csv(table: Table) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.header for c in table.columns])
+    for row in table.rows:
+        writer.writerow([_text(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def download(table: Table, filename_stem: str, fmt: str) -> Response:
+    if fmt == "xlsx":
+        data, mimetype = to_xlsx(table), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        data, mimetype = to_csv(table), "text/csv; charset=utf-8"
+    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
+                         download_name=f"{filename_stem}.{fmt}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
