@@ -76,6 +76,22 @@ TABLE = {
     "attendance.member_card": ("GET", "/me/card", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "attendance.checkin_settings": ("GET", "/lectures/{lecture}/checkin-settings",
                                     dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "reports.index": ("GET", "/reports/", dict(anonymous=R, member_a=R, coord_a=200, coord_b=200, admin=R)),
+    "reports.lecture": ("GET", "/reports/lectures/{lecture}",
+                        dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
+    "reports.lecture_venue": ("GET", "/reports/lectures/{lecture}/venues/{branch_a}",
+                              dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "reports.branch_record": ("GET", "/reports/lectures/{lecture}/venues/{branch_a}/record",
+                              dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "reports.signin_sheet": ("GET", "/reports/lectures/{lecture}/venues/{branch_a}/sheet",
+                             dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "reports.course_venue": ("GET", "/reports/courses/{course}/venues/{branch_a}",
+                             dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "reports.overview": ("GET", "/reports/overview", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "reports.hours": ("GET", "/reports/hours", dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
+    "reports.hours_venue": ("GET", "/reports/hours/venues/{branch_a}",
+                            dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "reports.me": ("GET", "/reports/me", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     # Last, because it ends the session it is checked with.
     "accounts.logout": ("POST", "/logout", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
 }
@@ -154,3 +170,42 @@ def test_coordinator_sees_only_their_venue_in_lists(app, ids):
     assert "第1分会场" in page and "第2分会场" not in page
     venue_page = client.get(f"/venues/{ids['branch_a']}").get_data(as_text=True)
     assert "张伟" in venue_page and "王芳" not in venue_page
+
+
+EXPORTS = {
+    "/reports/lectures/{lecture}": dict(member_a=403, coord_a=200, coord_b=200, admin=200),
+    "/reports/lectures/{lecture}/venues/{branch_a}": dict(member_a=403, coord_a=200, coord_b=403, admin=200),
+    "/reports/courses/{course}/venues/{branch_a}": dict(member_a=403, coord_a=200, coord_b=403, admin=200),
+    "/reports/overview?table=ranking": dict(member_a=403, coord_a=403, coord_b=403, admin=200),
+    "/reports/overview?table=trend": dict(member_a=403, coord_a=403, coord_b=403, admin=200),
+    "/reports/overview?table=matrix": dict(member_a=403, coord_a=403, coord_b=403, admin=200),
+    "/reports/hours": dict(member_a=403, coord_a=200, coord_b=200, admin=200),
+    "/reports/hours/venues/{branch_a}": dict(member_a=403, coord_a=200, coord_b=403, admin=200),
+    "/reports/me": dict(member_a=200, coord_a=200, coord_b=200, admin=200),
+}
+
+
+@pytest.mark.parametrize("role", ["member_a", "coord_a", "coord_b", "admin"])
+def test_every_export_checks_the_role_and_the_venue(app, ids, role):
+    client = app.test_client()
+    client.login(LOGINS[role])
+    failures = []
+    for template, expected in EXPORTS.items():
+        for fmt in ("xlsx", "csv"):
+            url = template.format(**ids)
+            url += ("&" if "?" in url else "?") + f"format={fmt}"
+            response = client.get(url)
+            if response.status_code != expected[role]:
+                failures.append(f"{url}: expected {expected[role]}, got {response.status_code}")
+            elif response.status_code == 200:
+                assert "attachment" in response.headers["Content-Disposition"], url
+    assert not failures, failures
+
+
+def test_coordinator_b_sees_only_their_venue_in_the_lecture_report(app, ids):
+    client = app.test_client()
+    client.login("coord02")
+    page = client.get(f"/reports/lectures/{ids['lecture']}").get_data(as_text=True)
+    assert "第2分会场" in page and "第1分会场" not in page
+    csv_text = client.get(f"/reports/lectures/{ids['lecture']}?format=csv").get_data(as_text=True)
+    assert "第2分会场" in csv_text and "第1分会场" not in csv_text

@@ -11,8 +11,8 @@ class OverviewFilterForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
     course = SelectField(_l("Course"), choices=[], validators=[Optional()])
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = DateField(_l("Start date"), validators=[Optional()])
+    end = DateField(_l("End date"), validators=[Optional()])
     # Its choices depend on the other filters, so they are set after validation; the view checks the id.
     lecture = SelectField(_l("Lecture for the ranking"), choices=[], validators=[Optional()], validate_choice=False)
 

@@ -186,17 +186,17 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
     lecture_ids = [lec.id for lec in lectures]
     venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
     links = set(db.session.execute(sa.select(LectureVenue.lecture_id, LectureVenue.venue_id)
-                                   .where(LectureVenue.lecture_id.in_(lecture_ids))).tuples())
+                                   .where(LectureVenue.lecture_id.in_(lecture_ids))))
     expected = dict(db.session.execute(
         sa.select(User.home_venue_id, sa.func.count(User.id)).where(User.active.is_(True),
                                                                     User.home_venue_id.is_not(None))
-        .group_by(User.home_venue_id)).tuples().all())
+        .group_by(User.home_venue_id)).all())
     counts = db.session.execute(
         sa.select(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status,
                   sa.func.count(AttendanceRecord.id), sa.func.count(AttendanceRecord.made_up_at))
         .join(User, User.id == AttendanceRecord.user_id)
         .where(AttendanceRecord.lecture_id.in_(lecture_ids), User.active.is_(True))
-        .group_by(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status)).tuples()
+        .group_by(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status))
     cells: dict[tuple[int, int], dict[str, float]] = {}
     for lecture_id, venue_id in links:
         cells[(lecture_id, venue_id)] = {"expected": expected.get(venue_id, 0), "present": 0, "late": 0,
@@ -284,7 +284,7 @@ def hours_by_member(venue_ids: list[int], year: int, now: datetime | None = None
         .join(Lecture, Lecture.id == AttendanceRecord.lecture_id).join(User, User.id == AttendanceRecord.user_id)
         .where(User.home_venue_id.in_(venue_ids), Lecture.starts_at >= start, Lecture.starts_at < end,
                credit_condition())
-        .group_by(AttendanceRecord.user_id)).tuples().all())
+        .group_by(AttendanceRecord.user_id)).all())
     result: dict[int, list[HoursRow]] = defaultdict(list)
     for member in members:
         hours = Decimal(earned.get(member.id) or 0).quantize(Decimal("0.1"))
@@ -329,7 +329,7 @@ def member_quiz_results(member: User) -> list[tuple[Lecture, int, int, bool]]:
     rows = db.session.execute(
         sa.select(QuizAttempt.lecture_id, sa.func.count(QuizAttempt.id), sa.func.max(QuizAttempt.score),
                   sa.func.max(sa.case((QuizAttempt.passed, 1), else_=0)))
-        .where(QuizAttempt.user_id == member.id).group_by(QuizAttempt.lecture_id)).tuples().all()
+        .where(QuizAttempt.user_id == member.id).group_by(QuizAttempt.lecture_id)).all()
     lectures = {lec.id: lec for lec in db.session.scalars(
         sa.select(Lecture).where(Lecture.id.in_([r[0] for r in rows])))}
     return sorted(((lectures[lid], count, best, bool(passed)) for lid, count, best, passed in rows),

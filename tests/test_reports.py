@@ -1,0 +1,247 @@
+"""Report figures against hand-computed values, exports re-read, and fixed query counts."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from lecturehub.accounts.models import Role, User
+from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
+from lecturehub.extensions import db
+from lecturehub.quizzes.models import QuizAttempt
+from lecturehub.reports import services
+
+L1 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)   # 14:00 Shanghai
+L2 = datetime(2026, 4, 1, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 7, 2, 12, 0, tzinfo=timezone.utc)  # half way through 2026
+
+
+def add_record(lecture, user_id, venue_id, status, made_up=False, reason=""):
+    db.session.add(AttendanceRecord(
+        lecture_id=lecture.id, user_id=user_id, venue_id=venue_id, status=status, method=Method.ROSTER,
+        checked_in_at=lecture.starts_at if status in (Status.PRESENT, Status.LATE) else None, reason=reason,
+        made_up_at=lecture.ends_at + timedelta(days=1) if made_up else None, updated_at=lecture.starts_at))
+
+
+def add_attempt(lecture, user_id, score):
+    db.session.add(QuizAttempt(user_id=user_id, lecture_id=lecture.id, correct_count=score // 10, question_count=10,
+                               score=score, pass_mark=80, passed=score >= 80, submitted_at=lecture.ends_at))
+
+
+@pytest.fixture
+def data(org, make_lecture):
+    """Branch A: coord01, m0001, m0002. Branch B: coord02, m0003. Main: nobody expected.
+
+    L1 (2 h): A — m0001 present, m0002 late, coord01 excused (病假); B — coord02 present, m0003 absent, made up.
+    L2 (1.5 h): A — all three present; B — nothing recorded (both absent).
+    Quiz L1: m0001 60 then 90, m0002 100.
+    """
+    l1 = make_lecture(L1, study_hours=Decimal("2.0"))
+    l2 = make_lecture(L2, study_hours=Decimal("1.5"))
+    add_record(l1, org["member_a"], org["branch_a"], Status.PRESENT)
+    add_record(l1, org["member_a2"], org["branch_a"], Status.LATE)
+    add_record(l1, org["coord_a"], org["branch_a"], Status.EXCUSED, reason="病假")
+    db.session.add(LeaveRequest(lecture_id=l1.id, user_id=org["coord_a"], reason="病假", state=LeaveState.APPROVED))
+    add_record(l1, org["coord_b"], org["branch_b"], Status.PRESENT)
+    add_record(l1, org["member_b"], org["branch_b"], Status.ABSENT, made_up=True)
+    for key in ("member_a", "member_a2", "coord_a"):
+        add_record(l2, org[key], org["branch_a"], Status.PRESENT)
+    add_attempt(l1, org["member_a"], 60)
+    add_attempt(l1, org["member_a"], 90)
+    add_attempt(l1, org["member_a2"], 100)
+    db.session.commit()
+    return {**org, "l1": l1.id, "l2": l2.id, "course": l1.course_id}
+
+
+def test_lecture_report_figures(data):
+    from lecturehub.courses.models import Lecture
+
+    stats = {s.venue.code: s for s in services.lecture_report(db.session.get(Lecture, data["l1"]), None, now=NOW)}
+    a, b, main = stats["b01"], stats["b02"], stats["main"]
+    assert (a.expected, a.count("present"), a.count("late"), a.count("excused"), a.count("absent"), a.made_up) == \
+        (3, 1, 1, 1, 0, 0)
+    assert a.rate == 66.7
+    assert (b.expected, b.count("present"), b.count("absent"), b.made_up, b.rate) == (2, 1, 1, 1, 50.0)
+    assert (main.expected, main.rate) == (0, 0.0)
+    assert [m.user.name for m in a.names("excused")] == ["甲负责人"]
+    assert [(u.name, reason) for u, reason, _state in a.leave_reasons] == [("甲负责人", "病假")]
+    assert (a.quiz_done, a.quiz_average) == (2, 95.0)  # best scores 90 and 100
+    assert (b.quiz_done, b.quiz_average) == (0, None)
+
+
+def test_overview_ranking_and_trend(data):
+    overview = services.organisation_overview(None, None, None, now=NOW)
+    assert [lec.id for lec in overview.lectures] == [data["l1"], data["l2"]]
+    cell = overview.cells[(data["l2"], data["branch_b"])]
+    assert (cell["expected"], cell["arrived"], cell["absent"], cell["rate"]) == (2, 0, 2, 0.0)  # implied absence
+    ranking = services.ranking(overview, data["l1"])
+    assert [(v.code, c["rate"]) for v, c in ranking] == [("b01", 66.7), ("b02", 50.0), ("main", 0.0)]
+    # L1: 3 arrived of 5 expected; L2: 3 of 5.
+    assert [value for _lec, value in overview.trend] == [60.0, 60.0]
+    only_march = services.organisation_overview(None, L1.date(), L1.date() + timedelta(days=5), now=NOW)
+    assert [lec.id for lec in only_march.lectures] == [data["l1"]]
+
+
+def test_course_matrix(data):
+    from lecturehub.courses.models import Course
+    from lecturehub.venues.models import Venue
+
+    matrix = services.course_matrix(db.session.get(Course, data["course"]), db.session.get(Venue, data["branch_a"]),
+                                    now=NOW)
+    rows = {member.username: ([c.key for c in cells], totals) for member, cells, totals in matrix.rows}
+    assert rows["m0001"] == (["present", "present"], {"present": 2, "made_up": 0})
+    assert rows["m0002"][0] == ["late", "present"]
+    assert rows["coord01"][1] == {"excused": 1, "present": 1, "made_up": 0}
+
+
+def test_study_hours(app, data):
+    by_venue = services.hours_by_member([data["branch_a"], data["branch_b"]], 2026, now=NOW)
+    hours = {row.user.username: (row.hours, row.on_track) for rows in by_venue.values() for row in rows}
+    # Half the year has passed: on track means at least 16 of the 32 hours.
+    assert hours == {"m0001": (Decimal("3.5"), False), "m0002": (Decimal("3.5"), False),
+                     "coord01": (Decimal("1.5"), False), "coord02": (Decimal("2.0"), False),
+                     "m0003": (Decimal("2.0"), False)}
+    app.config["LATE_EARNS_STUDY_HOURS"] = False
+    try:
+        by_venue = services.hours_by_member([data["branch_a"]], 2026, now=NOW)
+        assert {r.user.username: r.hours for r in by_venue[data["branch_a"]]}["m0002"] == Decimal("1.5")
+    finally:
+        app.config["LATE_EARNS_STUDY_HOURS"] = True
+    app.config["STUDY_HOURS_TARGETS"] = {"default": 32, "member": 6}
+    try:
+        rows = services.hours_by_member([data["branch_a"]], 2026, now=NOW)[data["branch_a"]]
+        assert {r.user.username: r.on_track for r in rows} == {"coord01": False, "m0001": True, "m0002": True}
+    finally:
+        app.config["STUDY_HOURS_TARGETS"] = {"default": 32}
+
+
+def test_member_ledger(data):
+    member = db.session.get(User, data["member_b"])
+    lines = services.member_ledger(member, 2026, now=NOW)
+    assert [(line.status, line.made_up, line.hours) for line in lines] == [
+        (Status.ABSENT, True, Decimal("2.0")), (Status.ABSENT, False, Decimal("0"))]
+
+
+def test_lecture_report_xlsx(client, data):
+    client.login("coord01")
+    response = client.get(f"/reports/lectures/{data['l1']}?format=xlsx")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert [c.value for c in sheet[1]][:8] == ["会场", "应到", "出席", "迟到", "请假", "缺席", "补学完成", "出勤率"]
+    assert sheet.freeze_panes == "A2"
+    row = [c.value for c in sheet[2]]
+    assert row[:7] == ["第1分会场", 3, 1, 1, 1, 0, 0]
+    assert abs(row[7] - 0.667) < 1e-9 and sheet.cell(2, 8).number_format == "0.0%"
+    assert sheet.max_row == 2  # coord01 sees only their venue
+    assert sheet.column_dimensions["A"].width >= 10
+
+
+def test_names_export_has_real_dates_and_csv_has_bom(client, data):
+    client.login("admin")
+    xlsx = client.get(f"/reports/lectures/{data['l1']}/venues/{data['branch_b']}?format=xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    made_up = rows["王芳"][3]
+    assert isinstance(made_up, datetime) and made_up == datetime(2026, 3, 2, 16, 0)  # Shanghai wall-clock
+    csv = client.get(f"/reports/lectures/{data['l1']}/venues/{data['branch_b']}?format=csv")
+    assert csv.data.startswith(b"\xef\xbb\xbf")
+    text = csv.data.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("编号,姓名,状态") and "王芳" in text
+
+
+def test_bad_export_format_is_400(client, data):
+    client.login("admin")
+    assert client.get(f"/reports/lectures/{data['l1']}?format=pdf").status_code == 400
+    assert client.get("/reports/overview?format=xlsx&table=secrets").status_code == 400
+    assert client.get("/reports/hours?year=abc").status_code == 400
+    assert client.get("/reports/overview?start=2026-13-45").status_code == 422
+
+
+def test_drill_down_page_names_the_absent(client, data):
+    client.login("admin")
+    page = client.get(f"/reports/overview?lecture={data['l2']}").get_data(as_text=True)
+    assert f"/reports/lectures/{data['l2']}/venues/{data['branch_b']}#absent" in page
+    names = client.get(f"/reports/lectures/{data['l2']}/venues/{data['branch_b']}").get_data(as_text=True)
+    section = names.split('id="absent"', 1)[1].split("</section>", 1)[0]
+    assert "王芳" in section and "乙负责人" in section
+
+
+def test_printable_record_and_sheet(client, data):
+    client.login("coord01")
+    record = client.get(f"/reports/lectures/{data['l1']}/venues/{data['branch_a']}/record").get_data(as_text=True)
+    for text in ("第1分会场", "主讲人", "测试党课", "甲负责人", "病假", "@page" if False else "签名"):
+        assert text in record, text
+    sheet = client.get(f"/reports/lectures/{data['l1']}/venues/{data['branch_a']}/sheet").get_data(as_text=True)
+    assert sheet.count('class="sign"') == 3
+
+
+# --- a fixed number of queries, whatever the size ------------------------------------------------
+
+def grow(org, make_lecture, factor: int) -> None:
+    """Add members to both branches and lectures with records, `factor` times a small base."""
+    password_hash = db.session.get(User, org["member_a"]).password_hash
+    users = [User(username=f"g{factor}_{n}", name=f"党员{n}", member_no=f"g{factor}_{n}", role=Role.MEMBER,
+                  home_venue_id=org["branch_a"] if n % 2 else org["branch_b"], password_hash=password_hash)
+             for n in range(4 * factor)]
+    db.session.add_all(users)
+    db.session.commit()
+    for index in range(factor):
+        lecture = make_lecture(L1 + timedelta(days=7 * (index + 10), hours=factor))
+        for n, user in enumerate(users):
+            if n % 3:
+                add_record(lecture, user.id, user.home_venue_id, Status.PRESENT if n % 3 == 1 else Status.LATE)
+            if n % 4 == 0:
+                add_attempt(lecture, user.id, 80)
+    db.session.commit()
+
+
+REPORT_URLS = [
+    ("admin", "/reports/lectures/{l1}"),
+    ("admin", "/reports/lectures/{l1}/venues/{branch_a}"),
+    ("admin", "/reports/lectures/{l1}/venues/{branch_a}/record"),
+    ("admin", "/reports/lectures/{l1}/venues/{branch_a}/sheet"),
+    ("admin", "/reports/courses/{course}/venues/{branch_a}"),
+    ("admin", "/reports/overview"),
+    ("admin", "/reports/hours?year=2026"),
+    ("admin", "/reports/hours/venues/{branch_a}?year=2026"),
+    ("coord01", "/reports/lectures/{l1}?format=xlsx"),
+    ("m0001", "/reports/me?year=2026"),
+]
+
+
+def count_queries(app, client, url: str) -> int:
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, url
+    return len(statements)
+
+
+def test_report_pages_use_a_fixed_number_of_queries(app, data, org, make_lecture):
+    clients = {}
+    for login, _url in REPORT_URLS:
+        if login not in clients:
+            clients[login] = app.test_client()
+            clients[login].login(login)
+
+    def measure():
+        return {url: count_queries(app, clients[login], url.format(**data)) for login, url in REPORT_URLS}
+
+    grow(org, make_lecture, 2)
+    small = measure()
+    grow(org, make_lecture, 20)  # ten times more members and lectures
+    large = measure()
+    assert large == small
+    assert max(small.values()) <= 15, small
