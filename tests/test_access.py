@@ -182,6 +182,7 @@ EXPORTS = {
     "/reports/hours": dict(member_a=403, coord_a=200, coord_b=200, admin=200),
     "/reports/hours/venues/{branch_a}": dict(member_a=403, coord_a=200, coord_b=403, admin=200),
     "/reports/me": dict(member_a=200, coord_a=200, coord_b=200, admin=200),
+    "/reports/me?table=quizzes": dict(member_a=200, coord_a=200, coord_b=200, admin=200),
 }
 
 

@@ -245,3 +245,11 @@ def test_report_pages_use_a_fixed_number_of_queries(app, data, org, make_lecture
     large = measure()
     assert large == small
     assert max(small.values()) <= 15, small
+
+
+def test_member_exports_only_their_own_quiz_results(client, data):
+    client.login("m0001")
+    sheet = load_workbook(io.BytesIO(client.get("/reports/me?year=2026&format=xlsx&table=quizzes").data)).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("测试党课", 2, 90, "是")]
+    assert client.get("/reports/me?format=csv&table=other").status_code == 400

@@ -290,7 +290,9 @@ def me():
     total = sum((line.hours for line in ledger), start=Decimal("0"))
     target = services.hours_target(current_user.role)
 
-    def table() -> Table:
+    quizzes = services.member_quiz_results(current_user)
+
+    def attendance_table() -> Table:
         t = Table(_("My attendance"), [Column(_("Date"), "datetime"), Column(_("Lecture")), Column(_("Status")),
                                        Column(_("Study hours"), "number")])
         t.rows = [[line.lecture.starts_at, line.lecture.title,
@@ -298,7 +300,18 @@ def me():
                    line.hours] for line in ledger]
         return t
 
+    def quiz_table() -> Table:
+        t = Table(_("My quiz results"), [Column(_("Date"), "date"), Column(_("Lecture")), Column(_("Attempts"), "int"),
+                                         Column(_("Best quiz score"), "int"), Column(_("Passed"))])
+        t.rows = [[lecture.starts_at, lecture.title, attempts, best, _("yes") if passed else _("no")]
+                  for lecture, attempts, best, passed in quizzes]
+        return t
+
     if export_format():
-        return exported(table, f"my-attendance-{year}")
+        tables = {"attendance": attendance_table, "quizzes": quiz_table}
+        name = request.args.get("table", "attendance")
+        if name not in tables:
+            abort(400)
+        return exported(tables[name], f"my-{name}-{year}")
     return render_template("reports/me.html", year=year, ledger=ledger, total=total, target=target,
-                           quizzes=services.member_quiz_results(current_user), tasks=open_makeup_tasks(current_user))
+                           quizzes=quizzes, tasks=open_makeup_tasks(current_user))
