@@ -70,12 +70,15 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
     from .attendance.routes import bp as attendance_bp
     from .core.routes import bp as core_bp
+    from .courses.authoring import bp as authoring_bp
     from .courses.routes import bp as courses_bp
+    from .quizzes.bank import bp as quiz_bank_bp
     from .quizzes.routes import bp as quizzes_bp
     from .reports.routes import bp as reports_bp
     from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, quizzes_bp, attendance_bp, reports_bp):
+    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp, quiz_bank_bp,
+                      attendance_bp, reports_bp):
         app.register_blueprint(blueprint)
 
 

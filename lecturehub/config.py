@@ -51,6 +51,7 @@ def _hours_targets(raw: str | None) -> dict[str, float]:
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config mapping from the environment."""
     instance_path.mkdir(parents=True, exist_ok=True)
+    upload_bytes = int(float(_env("MAX_UPLOAD_MB", "50")) * 1024 * 1024)
     database_url = _env("DATABASE_URL") or f"sqlite:///{instance_path / 'lecturehub.sqlite3'}"
     # Plain postgresql:// URLs would pick psycopg2; this project ships psycopg 3.
     if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
@@ -59,7 +60,10 @@ def load_config(instance_path: Path) -> dict:
         "SECRET_KEY": _env("SECRET_KEY") or _instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(60 * 1024 * 1024))),
+        "MAX_UPLOAD_BYTES": upload_bytes,
+        # Room for the form around the largest allowed file.
+        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(upload_bytes + 10 * 1024 * 1024))),
+        "UPLOAD_FOLDER": _env("UPLOAD_FOLDER"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SECURE_COOKIES", False),

@@ -96,6 +96,7 @@ def make_test_app(database_url: str, tmp_path: Path, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
     }
     config.update(overrides)
     os.environ.setdefault("LECTUREHUB_SECRET_KEY", "tests-only-secret")

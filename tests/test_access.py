@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from lecturehub.attendance.models import LeaveRequest
-from lecturehub.courses.models import Lecture, LectureVenue, Material
+from lecturehub.courses.models import Lecture, LectureVenue, Material, MaterialKind
+from lecturehub.courses.services import add_material
+from lecturehub.courses.uploads import store_upload
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
 from lecturehub.quizzes.services import submit_attempt
@@ -92,6 +94,37 @@ TABLE = {
     "reports.hours_venue": ("GET", "/reports/hours/venues/{branch_a}",
                             dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
     "reports.me": ("GET", "/reports/me", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "courses.static": ("GET", "/static/courses/preview.js",
+                       dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "courses.material_download": ("GET", "/lectures/{lecture}/materials/{file_material}/download",
+                                  dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "authoring.content": ("GET", "/admin/content", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "authoring.edit_course": ("GET", "/admin/courses/{course}/edit",
+                              dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "authoring.edit_lecture": ("GET", "/admin/lectures/{lecture}/edit",
+                               dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "authoring.preview": ("POST", "/admin/preview", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "authoring.materials": ("GET", "/admin/lectures/{lecture}/materials",
+                            dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "authoring.upload_material": ("POST", "/admin/lectures/{lecture}/materials/upload",
+                                  dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=422)),
+    "authoring.add_link": ("POST", "/admin/lectures/{lecture}/materials/link",
+                           dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=422)),
+    "quiz_bank.bank": ("GET", "/admin/lectures/{lecture}/quiz",
+                       dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "quiz_bank.edit_question": ("GET", "/admin/questions/{question}/edit",
+                                dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "quiz_bank.move_question": ("POST", "/admin/questions/{question}/move",
+                                dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=400)),
+    "quiz_bank.export_bank": ("GET", "/admin/lectures/{lecture}/quiz/export",
+                              dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "quiz_bank.import_bank": ("POST", "/admin/lectures/{lecture}/quiz/import",
+                              dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=422)),
+    # These change data, so they come last.
+    "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
+                                  dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
+    "quiz_bank.delete_question": ("POST", "/admin/questions/{question}/delete",
+                                  dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     # Last, because it ends the session it is checked with.
     "accounts.logout": ("POST", "/logout", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
 }
@@ -113,8 +146,10 @@ def ids(seed_lecture, org):
     leave = LeaveRequest(lecture_id=lecture.id, user_id=org["member_a"], reason="出差")
     db.session.add(leave)
     db.session.commit()
+    file_material = add_material(lecture, title="讲稿", kind=MaterialKind.FILE,
+                                 stored=store_upload("讲稿.pdf", b"%PDF-1.4\n%test\n"))
     return {**org, "lecture": lecture.id, "course": lecture.course_id, "material": material.id, "attempt": attempt.id,
-            "lv_a": lv_a, "leave": leave.id}
+            "lv_a": lv_a, "leave": leave.id, "question": questions[0].id, "file_material": file_material.id}
 
 
 @pytest.mark.parametrize("role", ROLES)

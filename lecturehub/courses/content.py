@@ -353,12 +353,11 @@ def _venue_codes(reader: _Reader, path: Path, data: LinedDict):
     return codes
 
 
-def _read_key_points(reader: _Reader, path: Path):
-    if not path.exists():
-        return "", []
-    text = reader.read_text(path)
-    if text is None:
-        return None, None
+def split_key_points(text: str) -> tuple[str, list[tuple[str, str, int]]]:
+    """Split key-point Markdown: text before the first "## " heading is the summary, each "## " a key point.
+
+    Returns (summary, [(title, body, heading line number)]); headings inside code fences do not count.
+    """
     intro: list[str] = []
     points: list[tuple[str, list[str], int]] = []
     in_fence = False
@@ -371,19 +370,71 @@ def _read_key_points(reader: _Reader, path: Path):
             points[-1][1].append(line)
         else:
             intro.append(line)
-    result = []
-    for title, body, number in points:
-        if not title or len(title) > 200:
-            reader.problem(path, number, _("A key point heading must have 1 to 200 characters."))
-            return None, None
-        result.append((title, "\n".join(body).strip()))
-    return "\n".join(intro).strip(), result
+    return "\n".join(intro).strip(), [(title, "\n".join(body).strip(), number) for title, body, number in points]
 
 
-def _read_quiz(reader: _Reader, path: Path, key_point_count: int):
+def key_points_text(summary_md: str, key_points) -> str:
+    """The inverse of split_key_points, for editing a lecture's key points as one Markdown text."""
+    parts = [summary_md.strip()] if summary_md.strip() else []
+    parts += [f"## {kp.title}\n\n{kp.body_md}".rstrip() for kp in key_points]
+    return "\n\n".join(parts) + "\n"
+
+
+def key_point_problems(points: list[tuple[str, str, int]]) -> list[tuple[int, str]]:
+    return [(number, _("A key point heading must have 1 to 200 characters."))
+            for title, _body, number in points if not title or len(title) > 200]
+
+
+def _read_key_points(reader: _Reader, path: Path):
     if not path.exists():
+        return "", []
+    text = reader.read_text(path)
+    if text is None:
+        return None, None
+    summary, points = split_key_points(text)
+    problems = key_point_problems(points)
+    for number, message in problems:
+        reader.problem(path, number, message)
+    if problems:
+        return None, None
+    return summary, [(title, body) for title, body, _number in points]
+
+
+def read_quiz_text(name: str, text: str, key_point_count: int) -> tuple[int, list[QuestionSpec]]:
+    """Parse a quiz in the content/ YAML format (an uploaded bank); raises ContentError naming lines."""
+    reader = _Reader(base=Path("."))
+    pass_mark, questions = _read_quiz(reader, Path(name), key_point_count, text=text)
+    if reader.problems or questions is None:
+        raise ContentError(reader.problems or [Problem(name, None, _("The quiz could not be read."))])
+    return pass_mark, questions
+
+
+def quiz_yaml(pass_mark: int, questions, key_point_positions: dict[int, int]) -> str:
+    """A lecture's bank in the content/ YAML format, for download and re-import."""
+    import yaml
+
+    items = []
+    for question in questions:
+        item = {"id": question.key, "type": question.kind.value}
+        if question.key_point_id in key_point_positions:
+            item["key_point"] = key_point_positions[question.key_point_id]
+        item["question"] = question.stem
+        if question.kind.value == "truefalse":
+            item["answer"] = question.answer == [0]
+        else:
+            item["options"] = list(question.options)
+            letters = [LETTERS[i] for i in question.answer]
+            item["answer"] = letters[0] if question.kind.value == "single" else letters
+        item["explanation"] = question.explanation
+        items.append(item)
+    return yaml.safe_dump({"pass_mark": pass_mark, "questions": items}, allow_unicode=True, sort_keys=False,
+                          width=1000)
+
+
+def _read_quiz(reader: _Reader, path: Path, key_point_count: int, text: str | None = None):
+    if text is None and not path.exists():
         return 80, []
-    data = reader.read_yaml(path)
+    data = reader.read_yaml(path, text=text)
     if data is None:
         return None, None
     reader.unknown_fields(path, data, {"pass_mark", "questions"})
@@ -559,6 +610,17 @@ def _upsert(model, summary: ImportSummary, existing, **values):
     return existing
 
 
+def apply_key_points(lecture: Lecture, points: list[tuple[str, str]], summary: ImportSummary | None = None) -> None:
+    """Make the lecture's key points match `points`, updating by position so quiz links survive edits."""
+    summary = summary or ImportSummary()
+    by_position = {kp.position: kp for kp in lecture.key_points}
+    for position, (title, body) in enumerate(points, start=1):
+        _upsert(KeyPoint, summary, by_position.pop(position, None), lecture=lecture, position=position,
+                title=title, body_md=body)
+    for stale in by_position.values():
+        lecture.key_points.remove(stale)
+
+
 def _apply_course(spec: CourseSpec, all_venues: list[Venue], summary: ImportSummary) -> None:
     course = db.session.scalar(sa.select(Course).where(Course.slug == spec.slug))
     course = _upsert(
@@ -594,12 +656,7 @@ def _apply_lecture(course: Course, spec: LectureSpec, all_venues: list[Venue], s
         if venue.id not in present:
             lecture.venue_links.append(LectureVenue(venue=venue))
 
-    by_position = {kp.position: kp for kp in lecture.key_points}
-    for position, (title, body) in enumerate(spec.key_points, start=1):
-        _upsert(KeyPoint, summary, by_position.pop(position, None), lecture=lecture, position=position,
-                title=title, body_md=body)
-    for stale in by_position.values():
-        lecture.key_points.remove(stale)
+    apply_key_points(lecture, spec.key_points, summary)
     summary.key_points += len(spec.key_points)
 
     by_slug = {m.slug: m for m in lecture.materials}

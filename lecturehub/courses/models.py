@@ -126,5 +126,11 @@ class Material(db.Model):
     source: Mapped[str] = mapped_column(String(300), default="")
     body_md: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(String(1000))
+    # Uploaded files live outside the static folder under a generated name; the original name is kept
+    # only for the download.
+    stored_name: Mapped[str | None] = mapped_column(String(64))
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(120))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
 
     lecture: Mapped[Lecture] = relationship(back_populates="materials")

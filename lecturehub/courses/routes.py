@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -11,8 +11,10 @@ from lecturehub.venues.models import Venue
 
 from .models import LectureFormat, LectureVenue
 from .services import get_course_for, get_lecture_for, get_material_for, visible_courses
+from .uploads import stored_path
 
-bp = Blueprint("courses", __name__, template_folder="templates")
+bp = Blueprint("courses", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/courses")
 
 
 @bp.get("/courses")
@@ -48,6 +50,23 @@ def lecture_detail(lecture_id: int):
 def material_detail(lecture_id: int, material_id: int):
     lecture, material = get_material_for(current_user, lecture_id, material_id)
     return render_template("courses/material_detail.html", lecture=lecture, material=material)
+
+
+@bp.get("/lectures/<int:lecture_id>/materials/<int:material_id>/download")
+@login_required
+def material_download(lecture_id: int, material_id: int):
+    """An uploaded file, to signed-in users who may read the lecture, under its original name."""
+    _lecture, material = get_material_for(current_user, lecture_id, material_id)
+    if not material.stored_name:
+        abort(404)
+    try:
+        path = stored_path(material.stored_name)
+    except FileNotFoundError:
+        abort(404)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=material.content_type, as_attachment=True,
+                     download_name=material.original_filename or path.name, max_age=0)
 
 
 @bp.app_template_global()

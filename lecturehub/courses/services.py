@@ -1,13 +1,19 @@
 """Course rules: what each user may see, loaded with a fixed number of queries."""
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
+from decimal import Decimal
+
 import sqlalchemy as sa
 from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
 
-from .models import Course, Lecture, Material
+from .models import Course, Lecture, LectureFormat, LectureVenue, Material, MaterialKind
 
 
 def can_see_drafts(user) -> bool:
@@ -50,3 +56,93 @@ def get_material_for(user, lecture_id: int, material_id: int) -> tuple[Lecture, 
     if material is None or material.lecture_id != lecture.id:
         abort(404)
     return lecture, material
+
+
+class AuthoringError(ValueError):
+    """A rule about content was broken; `field` names the form field it concerns."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def save_course(course: Course | None, *, title: str, slug: str, description_md: str, position: int,
+                published: bool) -> Course:
+    """Create or update a course; slugs are unique."""
+    clash = db.session.scalar(sa.select(Course.id).where(Course.slug == slug))
+    if clash is not None and (course is None or clash != course.id):
+        raise AuthoringError("slug", _("Another course already uses this short name."))
+    course = course or Course()
+    course.title, course.slug, course.description_md = title.strip(), slug, description_md or ""
+    course.position, course.published = position, published
+    db.session.add(course)
+    db.session.commit()
+    return course
+
+
+def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: str, speaker: str, host: str,
+                 starts_at: datetime, ends_at: datetime, lecture_format: str, study_hours: Decimal,
+                 venue_ids: list[int], key_points_md: str, published: bool) -> Lecture:
+    """Create or update a lecture with its venues and key points (updated by position, so quiz links hold)."""
+    from .content import apply_key_points, key_point_problems, split_key_points
+
+    if ends_at <= starts_at:
+        raise AuthoringError("ends_at", _("The lecture must end after it starts."))
+    course = db.session.get(Course, course_id)
+    if course is None:
+        raise AuthoringError("course_id", _("Choose a course."))
+    clash = db.session.scalar(sa.select(Lecture.id).where(Lecture.course_id == course_id, Lecture.slug == slug))
+    if clash is not None and (lecture is None or clash != lecture.id):
+        raise AuthoringError("slug", _("Another lecture of this course already uses this short name."))
+    summary, points = split_key_points(key_points_md or "")
+    problems = key_point_problems(points)
+    if problems:
+        line, message = problems[0]
+        raise AuthoringError("key_points_md", _("Line %(line)s: %(message)s", line=line, message=message))
+    venues = list(db.session.scalars(sa.select(Venue).where(Venue.id.in_(venue_ids)).order_by(Venue.position)))
+    if len(venues) != len(set(venue_ids)):
+        raise AuthoringError("venue_ids", _("Choose venues from the list."))
+    lecture = lecture or Lecture(course=course)
+    lecture.course = course
+    lecture.title, lecture.slug, lecture.speaker, lecture.host = title.strip(), slug, speaker.strip(), host.strip()
+    lecture.starts_at, lecture.ends_at = starts_at, ends_at
+    lecture.format, lecture.study_hours, lecture.published = LectureFormat(lecture_format), study_hours, published
+    lecture.summary_md = summary
+    db.session.add(lecture)
+    wanted = {v.id for v in venues}
+    for link in list(lecture.venue_links):
+        if link.venue_id not in wanted:
+            lecture.venue_links.remove(link)
+    present = {link.venue_id for link in lecture.venue_links}
+    for venue in venues:
+        if venue.id not in present:
+            lecture.venue_links.append(LectureVenue(venue=venue))
+    apply_key_points(lecture, [(title, body) for title, body, _line in points])
+    db.session.commit()
+    return lecture
+
+
+def add_material(lecture: Lecture, *, title: str, kind: MaterialKind, url: str | None = None,
+                 stored=None) -> Material:
+    """Attach a file (already stored) or a link to a lecture, after its other materials."""
+    position = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Material.position), 0))
+                                 .where(Material.lecture_id == lecture.id)) + 1
+    material = Material(lecture_id=lecture.id, slug=f"{kind.value}-{secrets.token_hex(4)}", position=position,
+                        kind=kind, title=title.strip(), url=url, source="")
+    if stored is not None:
+        material.stored_name, material.original_filename = stored.stored_name, stored.original_filename
+        material.content_type, material.size_bytes = stored.content_type, stored.size_bytes
+    db.session.add(material)
+    db.session.commit()
+    return material
+
+
+def delete_material(material: Material) -> None:
+    """Remove a material and, once the database has forgotten it, its file."""
+    from .uploads import remove_stored
+
+    stored_name = material.stored_name
+    db.session.delete(material)
+    db.session.commit()
+    remove_stored(stored_name)

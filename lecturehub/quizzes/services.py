@@ -1,6 +1,7 @@
 """Quiz rules: keeping a lecture's bank in step with content, and grading attempts."""
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
@@ -127,3 +128,75 @@ def passed_lecture_ids(user_id: int, lecture_ids: Sequence[int]) -> set[int]:
     return set(db.session.scalars(
         sa.select(QuizAttempt.lecture_id).where(QuizAttempt.user_id == user_id, QuizAttempt.passed.is_(True),
                                                 QuizAttempt.lecture_id.in_(lecture_ids)).distinct()))
+
+
+LETTERS = "ABCDEFGH"
+
+
+class QuestionError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_answer(kind: QuestionKind, options_text: str, answer_text: str) -> tuple[list[str], list[int]]:
+    """Options and right answer from the editor's text fields, with the same rules as the content importer."""
+    if kind is QuestionKind.TRUE_FALSE:
+        word = answer_text.strip().lower()
+        truth = {"true": [0], "t": [0], "正确": [0], "对": [0], "false": [1], "f": [1], "错误": [1], "错": [1]}
+        if word not in truth:
+            raise QuestionError("answer", _("The answer of a true/false question must be true or false."))
+        return [], truth[word]
+    options = [line.strip() for line in (options_text or "").splitlines() if line.strip()]
+    if not 2 <= len(options) <= len(LETTERS):
+        raise QuestionError("options_text", _("Give 2 to %(max)s options, one per line.", max=len(LETTERS)))
+    if any(len(o) > 500 for o in options):
+        raise QuestionError("options_text", _("An option is longer than 500 characters."))
+    letters = [x.strip().upper() for x in answer_text.replace("，", ",").replace("、", ",").split(",") if x.strip()]
+    if len(letters) == 1 and len(letters[0]) > 1:
+        letters = list(letters[0])  # "AC" means A and C
+    valid = LETTERS[:len(options)]
+    if not letters or any(x not in valid for x in letters):
+        raise QuestionError("answer", _("Name the right options by letter (A to %(last)s).", last=valid[-1]))
+    indexes = sorted({valid.index(x) for x in letters})
+    if kind is QuestionKind.SINGLE and len(indexes) != 1:
+        raise QuestionError("answer", _("A single-choice question has exactly one answer."))
+    if kind is QuestionKind.MULTIPLE and len(indexes) < 2:
+        raise QuestionError("answer", _("A multiple-choice question has at least two answers."))
+    return options, indexes
+
+
+def save_question(lecture: Lecture, question: Question | None, *, kind: QuestionKind, stem: str, options: list[str],
+                  answer: list[int], explanation: str, key_point_id: int | None) -> Question:
+    """Create or edit a question. Past attempts keep their snapshots, so their scores do not change."""
+    if question is None:
+        last = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Question.position), 0))
+                                 .where(Question.lecture_id == lecture.id))
+        question = Question(lecture_id=lecture.id, key=f"q{secrets.token_hex(3)}", position=last + 1)
+        db.session.add(question)
+    question.kind, question.stem, question.options, question.answer = kind, stem.strip(), options, answer
+    question.explanation, question.key_point_id = explanation.strip(), key_point_id
+    db.session.commit()
+    return question
+
+
+def move_question(question: Question, step: int) -> None:
+    """Swap the question with its neighbour above (-1) or below (+1)."""
+    bank = lecture_questions(question.lecture_id)
+    index = next(i for i, q in enumerate(bank) if q.id == question.id)
+    other = index + step
+    if 0 <= other < len(bank):
+        bank[index], bank[other] = bank[other], bank[index]
+        for position, item in enumerate(bank, start=1):
+            item.position = position
+        db.session.commit()
+
+
+def delete_question(question: Question) -> None:
+    lecture_id = question.lecture_id
+    db.session.delete(question)
+    db.session.flush()
+    for position, item in enumerate(lecture_questions(lecture_id), start=1):
+        item.position = position
+    db.session.commit()

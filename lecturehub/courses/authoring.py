@@ -1,0 +1,176 @@
+"""Admins write courses and lectures in the browser: metadata, venues, key points with a live preview."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from lecturehub.accounts.models import Role
+from lecturehub.core.markdown import render_markdown
+from lecturehub.core.permissions import role_required
+from lecturehub.core.timeutil import parse_local, to_local
+from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
+
+from . import services
+from .content import key_points_text
+from .forms import CourseForm, DeleteForm, LectureForm, MaterialLinkForm, MaterialUploadForm
+from .models import Course, Lecture, LectureFormat, Material, MaterialKind
+from .uploads import UploadError, store_upload
+
+bp = Blueprint("authoring", __name__, template_folder="templates", url_prefix="/admin")
+
+MAX_PREVIEW_CHARS = 100000
+
+
+def format_choices() -> list[SelectChoice]:
+    from .routes import format_name
+
+    return [SelectChoice(f.value, format_name(f)) for f in LectureFormat]
+
+
+@bp.get("/content")
+@role_required(Role.ADMIN)
+def content():
+    courses = services.visible_courses(current_user)
+    return render_template("courses/admin_content.html", courses=courses)
+
+
+@bp.route("/courses/new", methods=["GET", "POST"])
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_course(course_id: int | None = None):
+    course = None
+    if course_id is not None:
+        course = db.session.get(Course, course_id) or abort(404)
+    form = CourseForm(obj=course)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            course = services.save_course(course, title=form.title.data, slug=form.slug.data,
+                                          description_md=form.description_md.data or "",
+                                          position=form.position.data, published=form.published.data)
+        except services.AuthoringError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+            status = 422
+        else:
+            flash(_("Course saved."), "success")
+            return redirect(url_for("authoring.content"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("courses/admin_course_form.html", form=form, course=course), status
+
+
+def _lecture_form(lecture: Lecture | None) -> LectureForm:
+    venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
+    courses = list(db.session.scalars(sa.select(Course).order_by(Course.position, Course.id)))
+    if lecture is not None and not request.form:
+        form = LectureForm(obj=lecture, course_id=lecture.course_id,
+                           starts_at=to_local(lecture.starts_at).replace(tzinfo=None),
+                           ends_at=to_local(lecture.ends_at).replace(tzinfo=None),
+                           format=lecture.format.value,
+                           venue_ids=[link.venue_id for link in lecture.venue_links],
+                           key_points_md=key_points_text(lecture.summary_md, lecture.key_points))
+    elif lecture is None and not request.form:
+        form = LectureForm(course_id=request.args.get("course", type=int), venue_ids=[v.id for v in venues],
+                           format=LectureFormat.IN_PERSON.value)
+    else:
+        form = LectureForm()
+    form.course_id.choices = [SelectChoice(c.id, c.title) for c in courses]
+    form.venue_ids.choices = [SelectChoice(v.id, v.name) for v in venues]
+    form.format.choices = format_choices()
+    return form
+
+
+@bp.route("/lectures/new", methods=["GET", "POST"])
+@bp.route("/lectures/<int:lecture_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_lecture(lecture_id: int | None = None):
+    lecture = None
+    if lecture_id is not None:
+        lecture = db.session.get(Lecture, lecture_id) or abort(404)
+    form = _lecture_form(lecture)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            lecture = services.save_lecture(
+                lecture, course_id=form.course_id.data, title=form.title.data, slug=form.slug.data,
+                speaker=form.speaker.data, host=form.host.data or "",
+                starts_at=parse_local(form.starts_at.data), ends_at=parse_local(form.ends_at.data),
+                lecture_format=form.format.data, study_hours=form.study_hours.data,
+                venue_ids=form.venue_ids.data, key_points_md=form.key_points_md.data or "",
+                published=form.published.data)
+        except services.AuthoringError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+            status = 422
+        else:
+            flash(_("Lecture saved."), "success")
+            return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("courses/admin_lecture_form.html", form=form, lecture=lecture,
+                           preview=render_markdown(form.key_points_md.data or "")), status
+
+
+@bp.post("/preview")
+@role_required(Role.ADMIN)
+def preview():
+    """Sanitised HTML for the live Markdown preview (the CSRF token comes in the X-CSRFToken header)."""
+    text = request.form.get("text", "")
+    if len(text) > MAX_PREVIEW_CHARS:
+        abort(413)
+    return jsonify({"html": str(render_markdown(text))})
+
+
+@bp.route("/lectures/<int:lecture_id>/materials", methods=["GET"])
+@role_required(Role.ADMIN)
+def materials(lecture_id: int, upload_form=None, link_form=None, status: int = 200):
+    lecture = db.session.get(Lecture, lecture_id) or abort(404)
+    return render_template("courses/admin_materials.html", lecture=lecture,
+                           upload_form=upload_form or MaterialUploadForm(formdata=None),
+                           link_form=link_form or MaterialLinkForm(formdata=None), delete_form=DeleteForm()), status
+
+
+@bp.post("/lectures/<int:lecture_id>/materials/upload")
+@role_required(Role.ADMIN)
+def upload_material(lecture_id: int):
+    lecture = db.session.get(Lecture, lecture_id) or abort(404)
+    form = MaterialUploadForm()
+    if not form.validate_on_submit():
+        return materials(lecture.id, upload_form=form, status=422)
+    upload = form.file.data
+    try:
+        stored = store_upload(upload.filename or "", upload.read())
+    except UploadError as exc:
+        form.file.errors.append(str(exc))
+        return materials(lecture.id, upload_form=form, status=422)
+    services.add_material(lecture, title=form.title.data or stored.original_filename, kind=MaterialKind.FILE,
+                          stored=stored)
+    flash(_("%(name)s uploaded.", name=stored.original_filename), "success")
+    return redirect(url_for("authoring.materials", lecture_id=lecture.id))
+
+
+@bp.post("/lectures/<int:lecture_id>/materials/link")
+@role_required(Role.ADMIN)
+def add_link(lecture_id: int):
+    lecture = db.session.get(Lecture, lecture_id) or abort(404)
+    form = MaterialLinkForm()
+    if not form.validate_on_submit():
+        return materials(lecture.id, link_form=form, status=422)
+    services.add_material(lecture, title=form.title.data, kind=MaterialKind.LINK, url=form.url.data.strip())
+    flash(_("Link added."), "success")
+    return redirect(url_for("authoring.materials", lecture_id=lecture.id))
+
+
+@bp.post("/materials/<int:material_id>/delete")
+@role_required(Role.ADMIN)
+def delete_material(material_id: int):
+    material = db.session.get(Material, material_id) or abort(404)
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    lecture_id = material.lecture_id
+    services.delete_material(material)
+    flash(_("Material deleted."), "success")
+    return redirect(url_for("authoring.materials", lecture_id=lecture_id))

@@ -1,0 +1,159 @@
+"""Admins edit a lecture's question bank in the browser: add, edit, reorder, delete, import and export."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from wtforms import SelectChoice
+
+from lecturehub.accounts.models import Role
+from lecturehub.core.permissions import role_required
+from lecturehub.courses.content import ContentError, quiz_yaml, read_quiz_text
+from lecturehub.courses.models import Lecture
+from lecturehub.extensions import db
+
+from . import services
+from .forms import BankImportForm, QuestionForm, QuizSettingsForm, SimpleForm
+from .models import Question, QuestionKind
+
+bp = Blueprint("quiz_bank", __name__, template_folder="templates", url_prefix="/admin")
+
+MAX_BANK_BYTES = 1024 * 1024
+
+
+def load_lecture(lecture_id: int) -> Lecture:
+    return db.session.get(Lecture, lecture_id) or abort(404)
+
+
+def load_question(question_id: int) -> Question:
+    return db.session.get(Question, question_id) or abort(404)
+
+
+def kind_choices() -> list[SelectChoice]:
+    from .routes import question_kind_name
+
+    return [SelectChoice(k.value, question_kind_name(k.value)) for k in QuestionKind]
+
+
+@bp.route("/lectures/<int:lecture_id>/quiz", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def bank(lecture_id: int):
+    lecture = load_lecture(lecture_id)
+    settings = QuizSettingsForm(obj=lecture)
+    status = 200
+    if settings.validate_on_submit():
+        lecture.quiz_pass_mark = settings.quiz_pass_mark.data
+        db.session.commit()
+        flash(_("Quiz settings saved."), "success")
+        return redirect(url_for("quiz_bank.bank", lecture_id=lecture.id))
+    if settings.is_submitted():
+        status = 422
+    return render_template("quizzes/bank.html", lecture=lecture, questions=services.lecture_questions(lecture.id),
+                           settings=settings, import_form=BankImportForm(formdata=None)), status
+
+
+def _question_form(lecture: Lecture, question: Question | None) -> QuestionForm:
+    if question is not None and not request.form:
+        form = QuestionForm(kind=question.kind.value, stem=question.stem, options_text="\n".join(question.options),
+                            answer=("true" if question.answer == [0] else "false")
+                            if question.kind is QuestionKind.TRUE_FALSE
+                            else ",".join(services.LETTERS[i] for i in question.answer),
+                            explanation=question.explanation, key_point=str(question.key_point_id or ""))
+    else:
+        form = QuestionForm()
+    form.kind.choices = kind_choices()
+    form.key_point.choices = [SelectChoice("", _("none"))] + [
+        SelectChoice(str(kp.id), f"{kp.position}. {kp.title}") for kp in lecture.key_points]
+    return form
+
+
+@bp.route("/lectures/<int:lecture_id>/quiz/new", methods=["GET", "POST"])
+@bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_question(lecture_id: int | None = None, question_id: int | None = None):
+    question = load_question(question_id) if question_id is not None else None
+    lecture = load_lecture(question.lecture_id if question else lecture_id)
+    form = _question_form(lecture, question)
+    status = 200
+    if form.validate_on_submit():
+        kind = QuestionKind(form.kind.data)
+        try:
+            options, answer = services.parse_answer(kind, form.options_text.data or "", form.answer.data)
+        except services.QuestionError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+            status = 422
+        else:
+            key_point_id = int(form.key_point.data) if form.key_point.data else None
+            services.save_question(lecture, question, kind=kind, stem=form.stem.data, options=options, answer=answer,
+                                   explanation=form.explanation.data, key_point_id=key_point_id)
+            flash(_("Question saved."), "success")
+            return redirect(url_for("quiz_bank.bank", lecture_id=lecture.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("quizzes/question_form.html", lecture=lecture, question=question, form=form), status
+
+
+@bp.post("/questions/<int:question_id>/move")
+@role_required(Role.ADMIN)
+def move_question(question_id: int):
+    question = load_question(question_id)
+    if not SimpleForm().validate_on_submit() or request.form.get("direction") not in ("up", "down"):
+        abort(400)
+    services.move_question(question, -1 if request.form["direction"] == "up" else 1)
+    return redirect(url_for("quiz_bank.bank", lecture_id=question.lecture_id) + f"#question-{question.id}")
+
+
+@bp.post("/questions/<int:question_id>/delete")
+@role_required(Role.ADMIN)
+def delete_question(question_id: int):
+    question = load_question(question_id)
+    if not SimpleForm().validate_on_submit():
+        abort(400)
+    lecture_id = question.lecture_id
+    services.delete_question(question)
+    flash(_("Question deleted. Past attempts keep it as it was."), "success")
+    return redirect(url_for("quiz_bank.bank", lecture_id=lecture_id))
+
+
+@bp.get("/lectures/<int:lecture_id>/quiz/export")
+@role_required(Role.ADMIN)
+def export_bank(lecture_id: int):
+    lecture = load_lecture(lecture_id)
+    positions = {kp.id: kp.position for kp in lecture.key_points}
+    text = quiz_yaml(lecture.quiz_pass_mark, services.lecture_questions(lecture.id), positions)
+    return send_file(io.BytesIO(text.encode("utf-8")), mimetype="application/x-yaml", as_attachment=True,
+                     download_name=f"{lecture.slug}-quiz.yaml")
+
+
+@bp.post("/lectures/<int:lecture_id>/quiz/import")
+@role_required(Role.ADMIN)
+def import_bank(lecture_id: int):
+    """Replace the bank with an uploaded quiz.yaml: all of it, or nothing when any line has a problem."""
+    lecture = load_lecture(lecture_id)
+    form = BankImportForm()
+    problems: list[str] = []
+    if form.validate_on_submit():
+        data = form.bank.data.read(MAX_BANK_BYTES + 1)
+        if len(data) > MAX_BANK_BYTES:
+            problems = [_("The file is larger than %(size)s MB.", size=1)]
+        else:
+            try:
+                pass_mark, specs = read_quiz_text(form.bank.data.filename or "quiz.yaml",
+                                                  data.decode("utf-8-sig"), len(lecture.key_points))
+            except UnicodeDecodeError:
+                problems = [_("File is not valid UTF-8 text.")]
+            except ContentError as exc:
+                problems = [str(p) for p in exc.problems]
+            else:
+                lecture.quiz_pass_mark = pass_mark
+                created, updated = services.sync_questions(lecture, specs)
+                db.session.commit()
+                flash(_("Quiz imported: %(created)s new, %(updated)s changed, %(total)s in all.",
+                        created=created, updated=updated, total=len(specs)), "success")
+                return redirect(url_for("quiz_bank.bank", lecture_id=lecture.id))
+    else:
+        problems = [str(e) for e in form.bank.errors]
+    return render_template("quizzes/bank.html", lecture=lecture, questions=services.lecture_questions(lecture.id),
+                           settings=QuizSettingsForm(obj=lecture, formdata=None), import_form=form,
+                           import_problems=problems), 422
