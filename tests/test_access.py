@@ -120,6 +120,9 @@ TABLE = {
                               dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
     "quiz_bank.import_bank": ("POST", "/admin/lectures/{lecture}/quiz/import",
                               dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=422)),
+    "authoring.bundle": ("GET", "/admin/bundle", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "authoring.apply_bundle": ("POST", "/admin/bundle/apply",
+                               dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=400)),
     # These change data, so they come last.
     "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),

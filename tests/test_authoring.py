@@ -281,3 +281,75 @@ def test_key_point_link_is_exported_by_number(admin, lecture):
     text = admin.get(f"/admin/lectures/{lecture.id}/quiz/export").data.decode()
     assert "key_point: 1" in text
     assert db.session.scalar(sa.select(sa.func.count(KeyPoint.id))) == 8
+
+
+# --- content bundles ----------------------------------------------------------------------------
+
+def zip_folder(folder: Path, prefix: str = "") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, prefix + path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def bundle_dir(tmp_path):
+    import shutil
+
+    from .conftest import SEED_CONTENT
+
+    target = tmp_path / "content"
+    shutil.copytree(SEED_CONTENT, target)
+    return target
+
+
+def post_bundle(admin, data: bytes, name: str = "bundle.zip"):
+    return admin.submit("/admin/bundle", {"bundle": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+
+def test_bundle_preview_then_apply(admin, org, bundle_dir):
+    response = post_bundle(admin, zip_folder(bundle_dir, "content/"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "四史学习教育专题党课" in page
+    assert db.session.scalar(sa.select(sa.func.count(Course.id))) == 0  # a preview writes nothing
+    token = page.split('name="token" value="', 1)[1].split('"', 1)[0]
+    applied = admin.submit("/admin/bundle/apply", {"token": token}, token_from="/admin/bundle")
+    assert applied.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(Question.id))) == 20
+
+    quiz = bundle_dir / "sishi-2020" / "2020-12-29-renshe" / "quiz.yaml"
+    quiz.write_text(quiz.read_text().replace("本次党课由谁主持？", "本次党课的主持人是谁？"))
+    page = post_bundle(admin, zip_folder(bundle_dir)).get_data(as_text=True)
+    assert "修改1道" in page and "有修改" in page
+
+
+def test_bundle_with_a_malformed_file_names_file_and_line(admin, org, bundle_dir):
+    lecture = bundle_dir / "sishi-2020" / "2020-12-29-renshe" / "lecture.yaml"
+    lecture.write_text(lecture.read_text().replace("study_hours: 2", "study_hours: many"))
+    response = post_bundle(admin, zip_folder(bundle_dir))
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422 and "2020-12-29-renshe/lecture.yaml:8" in text
+    assert db.session.scalar(sa.select(sa.func.count(Course.id))) == 0
+
+
+def test_zip_bomb_traversal_and_non_zip_are_refused(admin, org):
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("content/c/course.yaml", b"\n" * (30 * 1024 * 1024))
+    response = post_bundle(admin, bomb.getvalue())
+    assert response.status_code == 422 and "MB" in response.get_data(as_text=True)
+
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../../evil/course.yaml", "title: x\n")
+    response = post_bundle(admin, evil.getvalue())
+    assert response.status_code == 422 and "../../evil/course.yaml" in response.get_data(as_text=True)
+
+    response = post_bundle(admin, b"MZ\x90 not a zip")
+    assert response.status_code == 422 and "ZIP" in response.get_data(as_text=True)
+
+    response = admin.submit("/admin/bundle/apply", {"token": "0" * 32}, token_from="/admin/bundle")
+    assert response.status_code == 422
+    assert db.session.scalar(sa.select(sa.func.count(Course.id))) == 0

@@ -14,9 +14,17 @@ from lecturehub.core.timeutil import parse_local, to_local
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from . import services
-from .content import key_points_text
-from .forms import CourseForm, DeleteForm, LectureForm, MaterialLinkForm, MaterialUploadForm
+from . import bundles, services
+from .content import ContentError, import_content, key_points_text
+from .forms import (
+    BundleApplyForm,
+    BundleUploadForm,
+    CourseForm,
+    DeleteForm,
+    LectureForm,
+    MaterialLinkForm,
+    MaterialUploadForm,
+)
 from .models import Course, Lecture, LectureFormat, Material, MaterialKind
 from .uploads import UploadError, store_upload
 
@@ -174,3 +182,56 @@ def delete_material(material_id: int):
     services.delete_material(material)
     flash(_("Material deleted."), "success")
     return redirect(url_for("authoring.materials", lecture_id=lecture_id))
+
+
+@bp.route("/bundle", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def bundle():
+    """Upload a ZIP bundle and see what it would change; nothing is written until it is applied."""
+    form = BundleUploadForm()
+    if not form.is_submitted():
+        return render_template("courses/admin_bundle.html", form=form)
+    problems: list[str] = []
+    if form.validate_on_submit():
+        token = None
+        try:
+            token = bundles.keep_upload(form.bundle.data.read())
+            changes = bundles.preview(bundles.read_kept(token))
+        except bundles.BundleError as exc:
+            problems = [str(exc)]
+        except ContentError as exc:
+            problems = [str(p) for p in exc.problems]
+        else:
+            return render_template("courses/admin_bundle.html", form=form, changes=changes,
+                                   apply_form=BundleApplyForm(formdata=None, token=token))
+        if token:
+            bundles.drop(token)
+    else:
+        problems = [str(e) for e in form.bundle.errors]
+    return render_template("courses/admin_bundle.html", form=form, problems=problems), 422
+
+
+@bp.post("/bundle/apply")
+@role_required(Role.ADMIN)
+def apply_bundle():
+    form = BundleApplyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        with bundles.unpacked(bundles.kept_path(form.token.data)) as root:
+            summary = import_content(root)
+    except bundles.BundleError as exc:
+        return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
+                               problems=[str(exc)]), 422
+    except ContentError as exc:
+        return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
+                               problems=[str(p) for p in exc.problems]), 422
+    bundles.drop(form.token.data)
+    flash(_("Bundle imported: %(created)s created, %(updated)s updated.", created=summary.created,
+            updated=summary.updated), "success")
+    return redirect(url_for("authoring.content"))
+
+
+@bp.app_template_global()
+def change_label(state: str) -> str:
+    return {"new": _("new"), "changed": _("changed"), "unchanged": _("unchanged")}[state]

@@ -81,3 +81,12 @@ class MaterialLinkForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     pass
+
+
+class BundleUploadForm(FlaskForm):
+    bundle = FileField(_l("Content bundle (ZIP of the content/ format)"),
+                       validators=[FileRequired(message=_l("Choose a file."))])
+
+
+class BundleApplyForm(FlaskForm):
+    token = StringField(validators=[DataRequired(), Length(max=64)])
