@@ -123,6 +123,11 @@ TABLE = {
     "authoring.bundle": ("GET", "/admin/bundle", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
     "authoring.apply_bundle": ("POST", "/admin/bundle/apply",
                                dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=400)),
+    "quizzes.static": ("GET", "/static/quizzes/quiz.js",
+                       dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    # A member saves only their own sitting; nobody here has one for this id.
+    "quizzes.save_draft": ("POST", "/quiz/sittings/999999/draft",
+                           dict(anonymous=R, member_a=404, coord_a=404, coord_b=404, admin=404)),
     # These change data, so they come last.
     "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),

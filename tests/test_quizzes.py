@@ -127,3 +127,114 @@ def test_true_false_question_shows_translated_choices(client, seed_lecture):
     client.set_cookie("lang", "en")
     page = client.get(f"/lectures/{seed_lecture['lecture_id']}/quiz").get_data(as_text=True)
     assert "True or false" in page and ">True<" in page.replace("</span>", "<")
+
+
+# --- settings and sittings ----------------------------------------------------------------------
+
+def set_quiz(admin_client, lecture_id, **values):
+    data = {"quiz_pass_mark": "80", "feedback": "after_submit", "draw_count": "", "max_attempts": ""}
+    data.update({k: str(v) for k, v in values.items()})
+    for flag in ("shuffle_questions", "shuffle_options"):
+        if data.get(flag) in ("False", "false", ""):
+            data.pop(flag)
+    response = admin_client.submit(f"/admin/lectures/{lecture_id}/quiz", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+
+
+@pytest.fixture
+def admin_client(app, seed_lecture):
+    client = app.test_client()
+    client.login("admin")
+    return client
+
+
+def sitting_of(user_id):
+    from lecturehub.quizzes.models import QuizSitting
+
+    db.session.expire_all()
+    return db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id))
+
+
+def test_a_quiz_in_progress_survives_a_reload(client, org, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    questions = questions_by_key(lecture_id)
+    client.login("m0001")
+    q01, q05 = questions["q01"], questions["q05"]
+    saved = client.submit(f"/lectures/{lecture_id}/quiz", {"action": "save", f"q{q01.id}": "1",
+                                                            f"q{q05.id}": ["0", "2"]})
+    assert saved.status_code == 302
+    page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
+    assert re.search(rf'id="q{q01.id}-1"[^>]*checked|checked[^>]*id="q{q01.id}-1"', page)
+    assert re.search(rf'id="q{q05.id}-2"[^>]*checked|checked[^>]*id="q{q05.id}-2"', page)
+    # The script's autosave does the same, for the owner only.
+    sitting = sitting_of(org["member_a"])
+    token = client.csrf_token(f"/lectures/{lecture_id}/quiz")
+    assert client.post(f"/quiz/sittings/{sitting.id}/draft", data={"csrf_token": token, f"q{q01.id}": "2"}
+                       ).get_json() == {"saved": True}
+    assert sitting_of(org["member_a"]).draft[str(q01.id)] == [2]
+    from .conftest import Client
+
+    other = Client(client.application)
+    other.login("m0002")
+    token = other.csrf_token("/home")
+    assert other.post(f"/quiz/sittings/{sitting.id}/draft", data={"csrf_token": token}).status_code == 403
+
+
+def test_draw_count_and_shuffled_options_still_grade_by_content(client, admin_client, org, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    set_quiz(admin_client, lecture_id, draw_count=5, shuffle_questions="y", shuffle_options="y")
+    client.login("m0001")
+    page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
+    assert page.count('<fieldset class="question') == 5
+    sitting = sitting_of(org["member_a"])
+    assert len(sitting.plan) == 5
+    questions = {q.id: q for q in questions_by_key(lecture_id).values()}
+    data = {f"q{item['q']}": [str(i) for i in questions[item["q"]].answer] for item in sitting.plan}
+    result = client.get(client.submit(f"/lectures/{lecture_id}/quiz", data).location).get_data(as_text=True)
+    assert "100%" in result and "5" in result
+    assert sitting_of(org["member_a"]) is None  # the sitting closes with the attempt
+
+
+def test_immediate_feedback_locks_the_checked_answer(client, admin_client, org, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    set_quiz(admin_client, lecture_id, feedback="immediate")
+    questions = questions_by_key(lecture_id)
+    q01 = questions["q01"]
+    client.login("m0001")
+    page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
+    assert f'value="check:{q01.id}"' in page
+    empty = client.submit(f"/lectures/{lecture_id}/quiz", {"action": f"check:{q01.id}"})
+    assert empty.status_code == 422
+    checked = client.submit(f"/lectures/{lecture_id}/quiz", {"action": f"check:{q01.id}", f"q{q01.id}": "0"})
+    assert checked.status_code == 302
+    page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
+    block = page.split(f'id="question-{q01.id}"', 1)[1].split("</fieldset>", 1)[0]
+    assert "回答错误" in block and "简报原文" in block and "disabled" in block
+    # Changing a checked answer afterwards changes nothing.
+    data = answers_form(questions)
+    location = client.submit(f"/lectures/{lecture_id}/quiz", data).location
+    assert "95%" in client.get(location).get_data(as_text=True)
+
+
+def test_attempts_are_limited(client, admin_client, org, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    set_quiz(admin_client, lecture_id, max_attempts=1)
+    questions = questions_by_key(lecture_id)
+    client.login("m0001")
+    assert "剩余作答次数：1" in client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
+    client.submit(f"/lectures/{lecture_id}/quiz", answers_form(questions))
+    page = client.get(f"/lectures/{lecture_id}/quiz")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "1次作答机会已用完" in text and "<fieldset" not in text
+    token = client.csrf_token("/home")
+    again = client.post(f"/lectures/{lecture_id}/quiz", data=dict(answers_form(questions), csrf_token=token))
+    assert again.status_code == 409
+    assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 1
+
+
+def test_bad_settings_are_refused(admin_client, seed_lecture):
+    url = f"/admin/lectures/{seed_lecture['lecture_id']}/quiz"
+    for values in ({"quiz_pass_mark": "0"}, {"quiz_pass_mark": "80", "draw_count": "-1"},
+                   {"quiz_pass_mark": "80", "feedback": "never"}, {"quiz_pass_mark": "80", "max_attempts": "abc"}):
+        data = {"feedback": "after_submit", **values}
+        assert admin_client.submit(url, data).status_code == 422, values

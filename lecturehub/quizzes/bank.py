@@ -15,7 +15,7 @@ from lecturehub.extensions import db
 
 from . import services
 from .forms import BankImportForm, QuestionForm, QuizSettingsForm, SimpleForm
-from .models import Question, QuestionKind
+from .models import FeedbackMode, Question, QuestionKind
 
 bp = Blueprint("quiz_bank", __name__, template_folder="templates", url_prefix="/admin")
 
@@ -40,17 +40,30 @@ def kind_choices() -> list[SelectChoice]:
 @role_required(Role.ADMIN)
 def bank(lecture_id: int):
     lecture = load_lecture(lecture_id)
-    settings = QuizSettingsForm(obj=lecture)
+    settings = settings_form(lecture)
     status = 200
     if settings.validate_on_submit():
-        lecture.quiz_pass_mark = settings.quiz_pass_mark.data
-        db.session.commit()
+        services.save_settings(lecture, pass_mark=settings.quiz_pass_mark.data, draw_count=settings.draw_count.data,
+                               shuffle_questions=settings.shuffle_questions.data,
+                               shuffle_options=settings.shuffle_options.data,
+                               feedback=FeedbackMode(settings.feedback.data), max_attempts=settings.max_attempts.data)
         flash(_("Quiz settings saved."), "success")
         return redirect(url_for("quiz_bank.bank", lecture_id=lecture.id))
     if settings.is_submitted():
         status = 422
     return render_template("quizzes/bank.html", lecture=lecture, questions=services.lecture_questions(lecture.id),
                            settings=settings, import_form=BankImportForm(formdata=None)), status
+
+
+def settings_form(lecture: Lecture, from_request: bool = True) -> QuizSettingsForm:
+    current = services.quiz_settings(lecture.id)
+    kwargs = {} if from_request else {"formdata": None}
+    form = QuizSettingsForm(quiz_pass_mark=lecture.quiz_pass_mark, draw_count=current.draw_count,
+                            shuffle_questions=current.shuffle_questions, shuffle_options=current.shuffle_options,
+                            feedback=current.feedback.value, max_attempts=current.max_attempts, **kwargs)
+    form.feedback.choices = [SelectChoice(FeedbackMode.AFTER_SUBMIT.value, _("After submitting the quiz")),
+                             SelectChoice(FeedbackMode.IMMEDIATE.value, _("Right after each answer"))]
+    return form
 
 
 def _question_form(lecture: Lecture, question: Question | None) -> QuestionForm:
@@ -155,5 +168,5 @@ def import_bank(lecture_id: int):
     else:
         problems = [str(e) for e in form.bank.errors]
     return render_template("quizzes/bank.html", lecture=lecture, questions=services.lecture_questions(lecture.id),
-                           settings=QuizSettingsForm(obj=lecture, formdata=None), import_form=form,
+                           settings=settings_form(lecture, from_request=False), import_form=form,
                            import_problems=problems), 422

@@ -4,7 +4,16 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -21,32 +30,47 @@ def field_name(question: Question) -> str:
     return f"q{question.id}"
 
 
-def build_quiz_form(questions: list[Question], formdata=None) -> FlaskForm:
-    """A form class with a radio group or checkbox group per question, choices valued by option index."""
+def build_quiz_form(items: list[tuple[Question, list[int]]], locked: set[int] = frozenset(),
+                    draft: dict | None = None) -> FlaskForm:
+    """A form with a radio or checkbox group per question, options in the sitting's order.
+
+    Option values are the options' original indexes, so shuffling changes only what the member sees.
+    Checked (locked) questions take no input; `draft` pre-fills answers when the page is reloaded.
+    """
 
     class QuizForm(FlaskForm):
         pass
 
-    for question in questions:
-        choices = [SelectChoice(str(i), label)
-                   for i, label in enumerate(option_labels(question.kind.value, question.options))]
+    data = {}
+    for question, order in items:
+        labels = option_labels(question.kind.value, question.options)
+        choices = [SelectChoice(str(i), labels[i]) for i in order]
+        is_locked = question.id in locked
         if question.kind is QuestionKind.MULTIPLE:
-            field = MultiCheckboxField(question.stem, choices=choices,
-                                       validators=[InputRequired(message=_l("Choose at least one option."))])
+            validators = [Optional()] if is_locked else [InputRequired(message=_l("Choose at least one option."))]
+            field = MultiCheckboxField(question.stem, choices=choices, validators=validators,
+                                       validate_choice=not is_locked)
         else:
-            field = RadioField(question.stem, choices=choices,
-                               validators=[InputRequired(message=_l("Choose an option."))])
+            validators = [Optional()] if is_locked else [InputRequired(message=_l("Choose an option."))]
+            field = RadioField(question.stem, choices=choices, validators=validators, validate_choice=not is_locked)
         setattr(QuizForm, field_name(question), field)
-    return QuizForm(formdata=formdata) if formdata is not None else QuizForm()
+        chosen = (draft or {}).get(str(question.id))
+        if chosen:
+            data[field_name(question)] = [str(i) for i in chosen] if question.kind is QuestionKind.MULTIPLE \
+                else str(chosen[0])
+    return QuizForm(data=data)
 
 
-def responses_from(form: FlaskForm, questions: list[Question]) -> dict[int, list[int]]:
-    """Chosen option indexes per question id, from a validated form."""
+def responses_from(form: FlaskForm, items: list[tuple[Question, list[int]]], locked: set[int] = frozenset()
+                   ) -> dict[int, list[int]]:
+    """Chosen option indexes per question id; values that are not options of the question are dropped."""
     result: dict[int, list[int]] = {}
-    for question in questions:
+    for question, order in items:
+        if question.id in locked:
+            continue
         data = getattr(form, field_name(question)).data
         values = data if isinstance(data, list) else [data]
-        result[question.id] = [int(v) for v in values if v is not None]
+        result[question.id] = sorted({int(v) for v in values if isinstance(v, str) and v.isdigit() and int(v) in order})
     return result
 
 
@@ -68,6 +92,13 @@ class QuestionForm(FlaskForm):
 class QuizSettingsForm(FlaskForm):
     quiz_pass_mark = IntegerField(_l("Pass mark (%)"), validators=[
         InputRequired(message=_l("Enter a number.")), NumberRange(min=1, max=100, message=_l("From 1 to 100."))])
+    draw_count = IntegerField(_l("Questions per attempt (empty: all)"), validators=[
+        Optional(), NumberRange(min=1, max=500, message=_l("From 1 to 500."))])
+    shuffle_questions = BooleanField(_l("Shuffle the questions"))
+    shuffle_options = BooleanField(_l("Shuffle the options"))
+    feedback = SelectField(_l("Feedback"), choices=[], validators=[InputRequired()])
+    max_attempts = IntegerField(_l("Attempts allowed (empty: unlimited)"), validators=[
+        Optional(), NumberRange(min=1, max=100, message=_l("From 1 to 100."))])
 
 
 class BankImportForm(FlaskForm):

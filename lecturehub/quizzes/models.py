@@ -89,3 +89,48 @@ class AttemptAnswer(db.Model):
     correct: Mapped[bool] = mapped_column(Boolean)
 
     attempt: Mapped[QuizAttempt] = relationship(back_populates="answers")
+
+
+class FeedbackMode(str, enum.Enum):
+    AFTER_SUBMIT = "after_submit"
+    IMMEDIATE = "immediate"
+
+
+class QuizSettings(db.Model):
+    """How a lecture's quiz is set: shuffling, how many questions a sitting draws, feedback, attempts.
+
+    A lecture without a row uses the defaults (no shuffling, all questions, feedback after submitting,
+    unlimited attempts); the pass mark stays on the lecture.
+    """
+
+    __tablename__ = "quiz_settings"
+
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), primary_key=True)
+    shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=False)
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
+    draw_count: Mapped[int | None] = mapped_column(Integer)
+    feedback: Mapped[FeedbackMode] = mapped_column(
+        Enum(FeedbackMode, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=FeedbackMode.AFTER_SUBMIT)
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+
+
+class QuizSitting(db.Model):
+    """A quiz in progress: the questions drawn, their option order, and the answers given so far.
+
+    Kept on the server so a reload, a lost connection or another phone continues where the member was.
+    """
+
+    __tablename__ = "quiz_sitting"
+    __table_args__ = (UniqueConstraint("user_id", "lecture_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # [{"q": question id, "o": option indexes in display order}]
+    plan: Mapped[list] = mapped_column(JSON)
+    # {"<question id>": [chosen option indexes]}
+    draft: Mapped[dict] = mapped_column(JSON, default=dict)
+    # question ids already checked with immediate feedback; their answers can no longer change
+    locked: Mapped[list] = mapped_column(JSON, default=list)

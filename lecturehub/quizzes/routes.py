@@ -1,7 +1,7 @@
 """Taking a lecture's self-check quiz and reading the graded attempt."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -10,9 +10,10 @@ from lecturehub.extensions import db
 
 from . import services
 from .forms import build_quiz_form, field_name, responses_from
-from .models import QuizAttempt
+from .models import FeedbackMode, QuizAttempt, QuizSitting
 
-bp = Blueprint("quizzes", __name__, template_folder="templates")
+bp = Blueprint("quizzes", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/quizzes")
 
 LETTERS = "ABCDEFGH"
 
@@ -20,21 +21,71 @@ LETTERS = "ABCDEFGH"
 @bp.route("/lectures/<int:lecture_id>/quiz", methods=["GET", "POST"])
 @login_required
 def take(lecture_id: int):
+    """The quiz in progress: answers are kept on the server, so a reload continues where the member was."""
     lecture = get_lecture_for(current_user, lecture_id)
-    questions = services.lecture_questions(lecture.id)
-    if not questions:
-        abort(404)
-    form = build_quiz_form(questions)
-    status = 200
-    if form.validate_on_submit():
-        attempt = services.submit_attempt(current_user.id, lecture, questions, responses_from(form, questions))
-        return redirect(url_for("quizzes.attempt_detail", attempt_id=attempt.id))
-    if form.is_submitted():
-        status = 422
+    settings = services.quiz_settings(lecture.id)
+    sitting = services.open_sitting(current_user.id, lecture, settings)
     attempts = services.attempts_of(current_user.id, lecture.id)
-    fields = [(question, form[field_name(question)]) for question in questions]
+    if sitting is None:
+        if not services.lecture_questions(lecture.id):
+            abort(404)
+        status = 409 if request.method == "POST" else 200
+        return render_template("quizzes/take.html", lecture=lecture, form=None, attempts=attempts,
+                               settings=settings, letters=LETTERS), status
+    items = services.sitting_questions(sitting)
+    locked = set(sitting.locked or [])
+    form = build_quiz_form(items, locked, draft=sitting.draft)
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action", "submit")
+        if action == "save":
+            services.save_draft(sitting, responses_from(form, items, locked))
+            flash(_("Your answers are saved; you can come back later."), "success")
+            return redirect(url_for("quizzes.take", lecture_id=lecture.id))
+        if action.startswith("check:") and settings.feedback is FeedbackMode.IMMEDIATE:
+            question = next((q for q, _o in items if f"check:{q.id}" == action), None)
+            if question is None:
+                abort(400)
+            responses = responses_from(form, items, locked)
+            services.save_draft(sitting, responses)
+            if question.id not in locked and not responses.get(question.id):
+                form[field_name(question)].errors = [_("Choose an answer before checking it.")]
+                status = 422
+            else:
+                services.check_answer(sitting, question, responses.get(question.id, []))
+                return redirect(url_for("quizzes.take", lecture_id=lecture.id) + f"#question-{question.id}")
+        elif form.validate_on_submit():
+            attempt = services.submit_sitting(sitting, lecture, responses_from(form, items, locked))
+            return redirect(url_for("quizzes.attempt_detail", attempt_id=attempt.id))
+        else:
+            services.save_draft(sitting, responses_from(form, items, locked))
+            status = 422
+    fields = []
+    for question, _order in items:
+        verdict = None
+        if question.id in locked:
+            chosen = (sitting.draft or {}).get(str(question.id), [])
+            verdict = services.is_correct(question.answer, chosen)
+        fields.append((question, form[field_name(question)], verdict))
     return render_template("quizzes/take.html", lecture=lecture, form=form, fields=fields, attempts=attempts,
-                           letters=LETTERS), status
+                           settings=settings, sitting=sitting, letters=LETTERS,
+                           attempts_left=services.attempts_left(current_user.id, lecture.id, settings)), status
+
+
+@bp.post("/quiz/sittings/<int:sitting_id>/draft")
+@login_required
+def save_draft(sitting_id: int):
+    """Autosave from the quiz page's script; the same as the page's Save button."""
+    sitting = db.session.get(QuizSitting, sitting_id)
+    if sitting is None:
+        abort(404)
+    if sitting.user_id != current_user.id:
+        abort(403)
+    items = services.sitting_questions(sitting)
+    locked = set(sitting.locked or [])
+    form = build_quiz_form(items, locked)
+    services.save_draft(sitting, responses_from(form, items, locked))
+    return jsonify({"saved": True})
 
 
 @bp.get("/quiz/attempts/<int:attempt_id>")

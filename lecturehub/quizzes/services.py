@@ -1,6 +1,7 @@
 """Quiz rules: keeping a lecture's bank in step with content, and grading attempts."""
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Mapping, Sequence
 
@@ -12,7 +13,9 @@ from flask_babel import gettext as _
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
-from .models import AttemptAnswer, Question, QuestionKind, QuizAttempt
+from .models import AttemptAnswer, FeedbackMode, Question, QuestionKind, QuizAttempt, QuizSettings, QuizSitting
+
+_random = random.SystemRandom()
 
 _signals = Namespace()
 # Sent after an attempt is stored; attendance listens (make-up study) without quizzes knowing of it.
@@ -200,3 +203,121 @@ def delete_question(question: Question) -> None:
     for position, item in enumerate(lecture_questions(lecture_id), start=1):
         item.position = position
     db.session.commit()
+
+
+# --- sittings: settings, drawing, drafts, immediate feedback ------------------------------------
+
+def quiz_settings(lecture_id: int) -> QuizSettings:
+    """The lecture's settings, or the defaults (not stored until an admin saves them)."""
+    return db.session.get(QuizSettings, lecture_id) or QuizSettings(
+        lecture_id=lecture_id, shuffle_questions=False, shuffle_options=False, draw_count=None,
+        feedback=FeedbackMode.AFTER_SUBMIT, max_attempts=None)
+
+
+def submitted_count(user_id: int, lecture_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count(QuizAttempt.id)).where(
+        QuizAttempt.user_id == user_id, QuizAttempt.lecture_id == lecture_id)) or 0
+
+
+def attempts_left(user_id: int, lecture_id: int, settings: QuizSettings) -> int | None:
+    """None when unlimited."""
+    if not settings.max_attempts:
+        return None
+    return max(settings.max_attempts - submitted_count(user_id, lecture_id), 0)
+
+
+def _draw_plan(questions: Sequence[Question], settings: QuizSettings) -> list[dict]:
+    chosen = list(questions)
+    if settings.draw_count and settings.draw_count < len(chosen):
+        chosen = _random.sample(chosen, settings.draw_count)
+        chosen.sort(key=lambda q: q.position)
+    if settings.shuffle_questions:
+        _random.shuffle(chosen)
+    plan = []
+    for question in chosen:
+        order = list(range(len(option_labels(question.kind.value, question.options))))
+        if settings.shuffle_options and question.kind is not QuestionKind.TRUE_FALSE:
+            _random.shuffle(order)
+        plan.append({"q": question.id, "o": order})
+    return plan
+
+
+def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings) -> QuizSitting | None:
+    """The member's quiz in progress, or a new one drawn now; None when no attempts are left."""
+    sitting = db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id,
+                                                             QuizSitting.lecture_id == lecture.id))
+    bank = {q.id: q for q in lecture_questions(lecture.id)}
+    if sitting is not None:
+        kept = [item for item in sitting.plan if item["q"] in bank]  # a question deleted meanwhile drops out
+        if kept:
+            if len(kept) != len(sitting.plan):
+                sitting.plan = kept
+                db.session.commit()
+            return sitting
+        db.session.delete(sitting)
+        db.session.flush()
+    left = attempts_left(user_id, lecture.id, settings)
+    if left == 0 or not bank:
+        db.session.commit()
+        return None
+    sitting = QuizSitting(user_id=user_id, lecture_id=lecture.id, plan=_draw_plan(list(bank.values()), settings),
+                          draft={}, locked=[])
+    db.session.add(sitting)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # The same member opened the quiz twice at once: use the sitting the other request made.
+        db.session.rollback()
+        return db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id,
+                                                              QuizSitting.lecture_id == lecture.id))
+    return sitting
+
+
+def sitting_questions(sitting: QuizSitting) -> list[tuple[Question, list[int]]]:
+    """The sitting's questions in display order with their option order."""
+    bank = {q.id: q for q in db.session.scalars(sa.select(Question).where(
+        Question.id.in_([item["q"] for item in sitting.plan])))}
+    return [(bank[item["q"]], item["o"]) for item in sitting.plan if item["q"] in bank]
+
+
+def save_draft(sitting: QuizSitting, responses: Mapping[int, Sequence[int]]) -> None:
+    """Keep the answers given so far; answers already checked stay as they were."""
+    draft = dict(sitting.draft or {})
+    locked = set(sitting.locked or [])
+    for question_id, chosen in responses.items():
+        if question_id not in locked:
+            draft[str(question_id)] = sorted(set(chosen))
+    sitting.draft = draft
+    db.session.commit()
+
+
+def check_answer(sitting: QuizSitting, question: Question, chosen: Sequence[int]) -> bool:
+    """Immediate feedback: lock this question's answer and say whether it is right."""
+    if question.id not in (sitting.locked or []):
+        draft = dict(sitting.draft or {})
+        draft[str(question.id)] = sorted(set(chosen))
+        sitting.draft, sitting.locked = draft, list(sitting.locked or []) + [question.id]
+        db.session.commit()
+    return is_correct(question.answer, sitting.draft[str(question.id)])
+
+
+def submit_sitting(sitting: QuizSitting, lecture: Lecture, responses: Mapping[int, Sequence[int]]) -> QuizAttempt:
+    """Grade the sitting (checked answers stand), store the attempt with snapshots and close the sitting."""
+    save_draft(sitting, responses)
+    questions = [question for question, _order in sitting_questions(sitting)]
+    answers = {int(k): v for k, v in (sitting.draft or {}).items()}
+    db.session.delete(sitting)
+    return submit_attempt(sitting.user_id, lecture, questions, answers)
+
+
+def save_settings(lecture: Lecture, *, pass_mark: int, draw_count: int | None, shuffle_questions: bool,
+                  shuffle_options: bool, feedback: FeedbackMode, max_attempts: int | None) -> QuizSettings:
+    """Store the lecture's quiz settings; sittings already in progress keep the questions they drew."""
+    settings = db.session.get(QuizSettings, lecture.id) or QuizSettings(lecture_id=lecture.id)
+    settings.draw_count, settings.shuffle_questions, settings.shuffle_options = draw_count, shuffle_questions, \
+        shuffle_options
+    settings.feedback, settings.max_attempts = feedback, max_attempts
+    lecture.quiz_pass_mark = pass_mark
+    db.session.add(settings)
+    db.session.commit()
+    return settings
