@@ -128,6 +128,8 @@ TABLE = {
     # A member saves only their own sitting; nobody here has one for this id.
     "quizzes.save_draft": ("POST", "/quiz/sittings/999999/draft",
                            dict(anonymous=R, member_a=404, coord_a=404, coord_b=404, admin=404)),
+    "quizzes.analysis": ("GET", "/lectures/{lecture}/quiz/analysis",
+                         dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     # These change data, so they come last.
     "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
@@ -226,6 +228,7 @@ EXPORTS = {
     "/reports/hours/venues/{branch_a}": dict(member_a=403, coord_a=200, coord_b=403, admin=200),
     "/reports/me": dict(member_a=200, coord_a=200, coord_b=200, admin=200),
     "/reports/me?table=quizzes": dict(member_a=200, coord_a=200, coord_b=200, admin=200),
+    "/lectures/{lecture}/quiz/analysis": dict(member_a=403, coord_a=200, coord_b=200, admin=200),
 }
 
 

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from lecturehub.accounts.models import Role
+from lecturehub.core.permissions import role_required
 from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
 
-from . import services
+from . import services, statistics
 from .forms import build_quiz_form, field_name, responses_from
 from .models import FeedbackMode, QuizAttempt, QuizSitting
 
@@ -115,3 +118,38 @@ def attempt_detail(attempt_id: int):
 @bp.app_template_global()
 def question_kind_name(kind: str) -> str:
     return {"single": _("Single choice"), "multiple": _("Multiple choice"), "truefalse": _("True or false")}[kind]
+
+
+@bp.get("/lectures/<int:lecture_id>/quiz/analysis")
+@role_required(Role.COORDINATOR, Role.ADMIN)
+def analysis(lecture_id: int):
+    """Item analysis: coordinators see their own venues' members, admins everyone and each venue side by side."""
+    lecture = get_lecture_for(current_user, lecture_id)
+    venue_ids = None if current_user.is_admin else [v.id for v in current_user.coordinated_venues]
+    result = statistics.analyse(lecture.id, venue_ids)
+    fmt = request.args.get("format")
+    if fmt is not None:
+        if fmt not in ("xlsx", "csv"):
+            abort(400)
+        return _analysis_download(lecture, result, fmt)
+    return render_template("quizzes/analysis.html", lecture=lecture, result=result)
+
+
+def _analysis_download(lecture, result, fmt: str):
+    from lecturehub.reports.tables import Column, Table, download
+
+    with force_locale("zh_CN"):
+        table = Table(_("Question analysis"), [
+            Column(_("No.")), Column(_("Question")), Column(_("Answered"), "int"), Column(_("Share right"), "percent"),
+            Column(_("Discrimination"), "number"), Column(_("Flag"))]
+            + [Column(venue.name, "percent") for venue in result.venues])
+        for index, item in enumerate(result.questions, start=1):
+            table.rows.append([index, item.question.stem, item.overall.answered, item.overall.share,
+                               item.discrimination, flag_label(item.flag)]
+                              + [item.by_venue[v.id].share if v.id in item.by_venue else None for v in result.venues])
+    return download(table, f"quiz-analysis-{lecture.id}", fmt)
+
+
+@bp.app_template_global()
+def flag_label(flag: str | None) -> str:
+    return {"easy": _("almost everyone right"), "hard": _("almost everyone wrong"), None: ""}[flag]

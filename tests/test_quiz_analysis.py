@@ -1,0 +1,91 @@
+"""Item analysis against hand-computed figures, and who sees which venues."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from openpyxl import load_workbook
+
+from lecturehub.accounts.models import Role
+from lecturehub.courses.models import KeyPoint
+from lecturehub.extensions import db
+from lecturehub.quizzes import statistics
+from lecturehub.quizzes.models import AttemptAnswer, Question, QuestionKind, QuizAttempt
+from lecturehub.venues.models import Venue
+
+START = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def analysed(org, make_user, make_lecture):
+    """Q1, Q2 test key point 1; Q3 key point 2; Q4 none.
+
+    First attempts — A1 (branch A): ✔✔✔✘; A2 (A): ✔✘✔✘; B1 (branch B): ✔✘✘✘; B2 (B): ✘✘✘✘.
+    B2's second attempt, all right, does not count.
+    """
+    lecture = make_lecture(START)
+    lecture.key_points.append(KeyPoint(position=2, title="要点二", body_md=""))
+    db.session.flush()
+    kp1, kp2 = lecture.key_points
+    db.session.query(Question).filter_by(lecture_id=lecture.id).delete()
+    questions = []
+    for position, kp in enumerate([kp1, kp1, kp2, None], start=1):
+        question = Question(lecture_id=lecture.id, key=f"k{position}", position=position, kind=QuestionKind.SINGLE,
+                            stem=f"题{position}", options=["甲", "乙"], answer=[0], explanation="解析",
+                            key_point_id=kp.id if kp else None)
+        db.session.add(question)
+        questions.append(question)
+    db.session.flush()
+    a1 = make_user("a1", Role.MEMBER, venue=db.session.get(Venue, org["branch_a"]))
+    a2 = make_user("a2", Role.MEMBER, venue=a1.home_venue)
+    b1 = make_user("b1", Role.MEMBER, venue=db.session.get(Venue, org["branch_b"]))
+    b2 = make_user("b2", Role.MEMBER, venue=b1.home_venue)
+    marks = {a1: [1, 1, 1, 0], a2: [1, 0, 1, 0], b1: [1, 0, 0, 0], b2: [0, 0, 0, 0]}
+    for offset, (member, answers) in enumerate(marks.items()):
+        add_attempt(lecture, member, questions, answers, START + timedelta(hours=3, minutes=offset))
+    add_attempt(lecture, b2, questions, [1, 1, 1, 1], START + timedelta(days=1))
+    db.session.commit()
+    return {"lecture": lecture.id, **org}
+
+
+def add_attempt(lecture, member, questions, marks, when):
+    attempt = QuizAttempt(user_id=member.id, lecture_id=lecture.id, submitted_at=when, correct_count=sum(marks),
+                          question_count=4, score=25 * sum(marks), pass_mark=80, passed=sum(marks) == 4)
+    for position, (question, mark) in enumerate(zip(questions, marks, strict=True), start=1):
+        attempt.answers.append(AttemptAnswer(position=position, question_id=question.id,
+                                             question_snapshot=question.snapshot(),
+                                             chosen=[0] if mark else [1], correct=bool(mark)))
+    db.session.add(attempt)
+
+
+def test_item_analysis_figures(analysed):
+    result = statistics.analyse(analysed["lecture"], None)
+    rows = {s.question.key: s for s in result.questions}
+    assert result.members == 4
+    assert [(k, rows[k].overall.answered, rows[k].overall.share) for k in ("k1", "k2", "k3", "k4")] == [
+        ("k1", 4, 75.0), ("k2", 4, 25.0), ("k3", 4, 50.0), ("k4", 4, 0.0)]
+    a, b = analysed["branch_a"], analysed["branch_b"]
+    assert (rows["k1"].by_venue[a].share, rows["k1"].by_venue[b].share) == (100.0, 50.0)
+    # Upper group (27% of 4, rounded up: 2) = A1, A2; lower = B1, B2.
+    assert [rows[k].discrimination for k in ("k1", "k2", "k3", "k4")] == [0.5, 0.5, 1.0, 0.0]
+    assert [rows[k].flag for k in ("k1", "k2", "k3", "k4")] == [None, None, None, "hard"]
+    assert [(kp.position, tally.answered, tally.share) for kp, tally in result.key_points] == [(1, 8, 50.0),
+                                                                                              (2, 4, 50.0)]
+
+
+def test_coordinator_sees_only_their_venue(client, analysed):
+    client.login("coord01")
+    page = client.get(f"/lectures/{analysed['lecture']}/quiz/analysis").get_data(as_text=True)
+    assert "共2名党员参加自测" in page
+    sheet = load_workbook(io.BytesIO(client.get(f"/lectures/{analysed['lecture']}/quiz/analysis?format=xlsx").data)).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[2], r[3]) for r in rows] == [("题1", 2, 1.0), ("题2", 2, 0.5), ("题3", 2, 1.0), ("题4", 2, 0.0)]
+    assert [c.value for c in sheet[1]][6:] == ["第1分会场"]
+
+
+def test_admin_sees_venues_side_by_side(client, analysed):
+    client.login("admin")
+    page = client.get(f"/lectures/{analysed['lecture']}/quiz/analysis").get_data(as_text=True)
+    assert "第1分会场" in page and "第2分会场" in page and "100.0%" in page
+    assert client.get(f"/lectures/{analysed['lecture']}/quiz/analysis?format=pdf").status_code == 400
