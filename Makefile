@@ -18,6 +18,7 @@ run: install
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: install
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Refresh the message catalogues after changing user-visible text, then fill in the Chinese.

@@ -133,6 +133,15 @@ def _register_template_helpers(app: Flask) -> None:
             return ""
         return format_datetime(to_local(moment), fmt)
 
+    from flask_babel import gettext
+
+    # Punctuation differs between the languages (（）、： in Chinese), so it goes through the catalogue too.
+    app.jinja_env.globals.update(
+        paren=lambda text: gettext("(%(text)s)", text=text),
+        labelled=lambda label, value: gettext("%(label)s: %(value)s", label=label, value=value),
+        list_sep=lambda: gettext(", "),
+    )
+
     @app.context_processor
     def layout_context():
         return {"languages": LANGUAGES, "current_locale": select_locale()}

@@ -52,7 +52,7 @@ def test_admin_drills_down_from_the_ranking_to_the_absent(desktop, org, past_lec
     ranking = page.locator("#ranking + .export + .chart-and-table table")
     assert ranking.locator("tbody tr").first.inner_text().split("\t")[1].strip() == "第2分会场"  # 50% beats 33.3%
     assert page.locator("svg.chart").count() == 2
-    page.get_by_role("link", name="第1分会场缺席人数").click()
+    page.get_by_role("link", name="第1分会场缺席人数：2").click()
     page.wait_for_url(f"**/reports/lectures/{past_lecture.id}/venues/{org['branch_a']}#absent")
     absent = page.locator("section#absent")
     assert absent.is_visible()
