@@ -69,3 +69,23 @@ def test_make_up_reading_without_javascript(no_js, org, make_lecture):
     page.goto(f"/makeup/{lecture.id}")
     page.get_by_role("button", name="我已读完要点").click()
     assert page.locator("#end-of-key-points[data-done='yes']").count() == 1
+
+
+def test_quiz_by_keyboard_alone(phone, seed_lecture):
+    page = phone
+    login(page, "m0002", PASSWORD)
+    lecture_id = seed_lecture["lecture_id"]
+    page.goto(f"/lectures/{lecture_id}/quiz")
+    questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture_id)
+                                        .order_by(Question.position)))
+    fieldsets = page.locator("fieldset.question")
+    for index, question in enumerate(questions):
+        inputs = fieldsets.nth(index).locator("input")
+        for option in question.answer:
+            inputs.nth(option).focus()
+            page.keyboard.press("Space")
+    assert all(fieldsets.nth(i).locator("input:checked").count() >= 1 for i in range(len(questions)))
+    page.get_by_role("button", name="提交答案").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/quiz/attempts/\d+$"))
+    assert page.locator(".score").inner_text() == "100%"
