@@ -29,6 +29,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_error_handlers(app)
     _register_template_helpers(app)
     _register_request_hooks(app)
+    if app.config["BENCH_ENDPOINTS"]:
+        from .core.bench import register_reference_endpoints
+
+        register_reference_endpoints(app)
     return app
 
 

@@ -77,7 +77,12 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URL", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Nodes that share a Redis share their limits only under the same prefix.
+        "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", "lecturehub"),
+        "BENCH_ENDPOINTS": _env_bool("BENCH_ENDPOINTS", False),
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Per address the limit is wider: a venue's members may all sign in through one NAT address.
+        "LOGIN_IP_RATE_LIMIT": _env("LOGIN_IP_RATE_LIMIT", "200 per minute"),
         # Failed check-in attempts per member: a 6-digit code valid for 60 s cannot be guessed at this rate.
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),

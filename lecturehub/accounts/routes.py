@@ -25,12 +25,16 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _login_ip_limit() -> str:
+    return current_app.config["LOGIN_IP_RATE_LIMIT"]
+
+
 def _username_key() -> str:
     return "login-user:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_ip_limit, methods=["POST"])
 @limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
 def login():
     if current_user.is_authenticated:
