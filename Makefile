@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: install run test translations clean
+.PHONY: install run test bench translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: install
 test: install
 	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark (not part of the test suite): needs wrk and PostgreSQL at 127.0.0.1:5432.
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Refresh the message catalogues after changing user-visible text, then fill in the Chinese.
 translations: install

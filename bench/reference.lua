@@ -1,0 +1,17 @@
+-- wrk script for the reference endpoints: GET /bench/constant, or POST /bench/insert when args[1] is "insert".
+function init(args)
+  if args[1] == "insert" then
+    wrk.method = "POST"
+    wrk.path = "/bench/insert"
+  else
+    wrk.path = "/bench/constant"
+  end
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests": %d, "duration_us": %d, "errors_status": %d, "errors_connect": %d, ' ..
+    '"errors_timeout": %d, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f}\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect, summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
