@@ -22,6 +22,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(Path(app.instance_path)))
     if overrides:
         app.config.update(overrides)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the client's address (rate limits, the audit log) comes from X-Forwarded-For,
+        # trusted only as many hops deep as there are proxies of our own.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -49,11 +56,11 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
-    from .accounts.models import User
+    from .accounts.services import user_for_session
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_token: str):
+        return user_for_session(session_token) if session_token else None
 
 
 @event.listens_for(Engine, "connect")
@@ -73,6 +80,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
     from .attendance.routes import bp as attendance_bp
+    from .audit.routes import bp as audit_bp
     from .core.routes import bp as core_bp
     from .courses.authoring import bp as authoring_bp
     from .courses.routes import bp as courses_bp
@@ -82,7 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from .venues.routes import bp as venues_bp
 
     for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp, quiz_bank_bp,
-                      attendance_bp, reports_bp):
+                      attendance_bp, reports_bp, audit_bp):
         app.register_blueprint(blueprint)
 
 

@@ -85,6 +85,10 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_IP_RATE_LIMIT": _env("LOGIN_IP_RATE_LIMIT", "200 per minute"),
         # Failed check-in attempts per member: a 6-digit code valid for 60 s cannot be guessed at this rate.
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
+        # A sign-in ends on the server after this many days, whatever the browser keeps.
+        "SESSION_DAYS": float(_env("SESSION_DAYS", "14")),
+        # How many reverse proxies (nginx) stand in front and set X-Forwarded-For / -Proto.
+        "PROXY_COUNT": int(_env("PROXY_COUNT", "0")),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),
         "LATE_EARNS_STUDY_HOURS": _env_bool("LATE_EARNS_STUDY_HOURS", True),
     }

@@ -32,6 +32,9 @@ TABLE = {
                                  dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "accounts.home": ("GET", "/home", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "accounts.user_list": ("GET", "/admin/users", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "accounts.user_detail": ("GET", "/admin/users/{member_a}",
+                             dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "audit.audit_log": ("GET", "/admin/audit", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
     "venues.venue_list": ("GET", "/venues", dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     "venues.venue_detail": ("GET", "/venues/{branch_a}",
                             dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
@@ -135,6 +138,10 @@ TABLE = {
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     "quiz_bank.delete_question": ("POST", "/admin/questions/{question}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
+    "accounts.reset_password": ("POST", "/admin/users/{member_b}/password",
+                                dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    "accounts.set_active": ("POST", "/admin/users/{member_b}/active",
+                            dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     # Last, because it ends the session it is checked with.
     "accounts.logout": ("POST", "/logout", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
 }

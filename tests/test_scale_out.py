@@ -95,13 +95,14 @@ def cluster(tmp_path_factory):
 
 
 def _wait_for(node: str) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded two-core machine four workers booting at once can take a while to answer.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{node}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"{node}/healthz", timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
-            time.sleep(0.2)
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.3)
     raise RuntimeError(f"{node} did not start")
 
 

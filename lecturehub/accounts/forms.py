@@ -3,7 +3,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+
+from lecturehub.core.fields import MultiCheckboxField
 
 
 class LoginForm(FlaskForm):
@@ -37,3 +39,15 @@ class UserFilterForm(FlaskForm):
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])
     role = SelectField(_l("Role"), validators=[Optional()], choices=[])
     venue = SelectField(_l("Venue"), validators=[Optional()], choices=[])
+
+
+class AccountForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")),
+                                               Length(max=80, message=_l("At most 80 characters."))])
+    role = SelectField(_l("Role"), choices=[], validators=[InputRequired(message=_l("Choose a role."))])
+    venue_ids = MultiCheckboxField(_l("Venues (a member's own venue; the venues a coordinator runs)"), coerce=int,
+                                   choices=[])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token travels."""

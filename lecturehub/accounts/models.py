@@ -75,5 +75,25 @@ class User(UserMixin, db.Model):
             return True
         return self.is_coordinator and any(v.id == venue_id for v in self.coordinated_venues)
 
+    # The sign-in this request came with; Flask-Login keeps get_id() in the session cookie.
+    session_token = None
+
+    def get_id(self) -> str | None:
+        """The session's token, not the user's id: the cookie then names a sign-in the server can revoke."""
+        return self.session_token
+
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Signing out, a password change, a reset or disabling the account deletes
+    the row, and a cookie naming a deleted row no longer signs anyone in, on any node."""
+
+    __tablename__ = "user_session"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")

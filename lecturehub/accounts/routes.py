@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from lecturehub.audit import services as audit
 from lecturehub.core.permissions import is_safe_next, role_required
 from lecturehub.extensions import db, limiter
 from lecturehub.venues.models import Venue
 
 from . import services
-from .forms import ChangePasswordForm, LoginForm, UserFilterForm
+from .forms import AccountForm, ChangePasswordForm, ConfirmForm, LoginForm, UserFilterForm
 from .models import Role, User
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -44,10 +45,12 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.username.data, form.password.data)
         if user is not None:
+            services.start_session(user)
             login_user(user)
             target = request.args.get("next")
             return redirect(target if is_safe_next(target) else url_for("accounts.home"))
         form.password.errors.append(_("The user name or password is wrong."))
+        audit.record_now("auth.sign_in_failed", f"user:{form.username.data.strip()[:64]}")
         status = 401
     elif form.is_submitted():
         status = 422
@@ -57,6 +60,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    services.end_session(current_user)
     logout_user()
     flash(_("You have signed out."), "success")
     return redirect(url_for("accounts.login"))
@@ -138,3 +142,72 @@ def role_label(role: Role) -> str:
 @bp.app_template_global()
 def role_name(role: Role) -> str:
     return role_label(role)
+
+
+def load_account(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+def _account_form(user: User) -> AccountForm:
+    form = AccountForm(obj=user) if request.method == "GET" else AccountForm()
+    venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
+    form.role.choices = [SelectChoice(r.value, role_label(r)) for r in Role]
+    form.venue_ids.choices = [(v.id, v.name) for v in venues]
+    if request.method == "GET":
+        form.role.data = user.role.value
+        form.venue_ids.data = [v.id for v in user.coordinated_venues] if user.is_coordinator else (
+            [user.home_venue_id] if user.home_venue_id else [])
+    return form
+
+
+def _account_page(user: User, form: AccountForm, status: int = 200, new_password: str | None = None):
+    return render_template("accounts/user_detail.html", user=user, form=form, confirm=ConfirmForm(),
+                           new_password=new_password), status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_detail(user_id: int):
+    user = load_account(user_id)
+    form = _account_form(user)
+    if form.validate_on_submit():
+        venues = list(db.session.scalars(sa.select(Venue).where(Venue.id.in_(form.venue_ids.data))
+                                         .order_by(Venue.position)))
+        try:
+            services.update_account(user, current_user, name=form.name.data, role=Role(form.role.data),
+                                    venues=venues)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.venue_ids.errors.append(str(exc))
+            return _account_page(user, form, 422)
+        flash(_("The account has been saved."), "success")
+        return redirect(url_for("accounts.user_detail", user_id=user.id))
+    return _account_page(user, form, 422 if form.is_submitted() else 200)
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+@role_required(Role.ADMIN)
+def reset_password(user_id: int):
+    user = load_account(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    password = services.reset_password(user, current_user)
+    # Shown once, on this page only; never stored in plain text or put in a URL.
+    return _account_page(user, _account_form(user), new_password=password)
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@role_required(Role.ADMIN)
+def set_active(user_id: int):
+    user = load_account(user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.set_active(user, not user.active, current_user)
+    except services.AccountError as exc:
+        flash(str(exc), "error")
+        return _account_page(user, _account_form(user), 409)
+    flash(_("The account is enabled.") if user.active else _("The account is disabled and signed out everywhere."),
+          "success")
+    return redirect(url_for("accounts.user_detail", user_id=user.id))

@@ -5,16 +5,20 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lecturehub.audit import services as audit
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
+from lecturehub.core.timeutil import utcnow
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from .models import Role, User
+from .models import Role, User, UserSession
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -89,6 +93,7 @@ def create_user(username: str, name: str, role: Role, password: str, venues: lis
         user.coordinated_venues = list(venues)
     user.set_password(password)
     db.session.add(user)
+    audit.record("user.created", f"user:{username}", role=role.value, venues=", ".join(v.code for v in venues))
     return user
 
 
@@ -108,12 +113,109 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(8))
 
 
+# --- sessions ----------------------------------------------------------------------------------------
+
+def _session_cutoff():
+    return utcnow() - timedelta(days=current_app.config["SESSION_DAYS"])
+
+
+def start_session(user: User) -> str:
+    """Record a new sign-in of `user` (and the audit entry) and return its token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    address = (request.remote_addr or "")[:64] if has_request_context() else ""
+    agent = (request.user_agent.string or "")[:200] if has_request_context() else ""
+    # Expired sign-ins of this user are cleared here, so the table does not grow without bound.
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id,
+                                                    UserSession.created_at < _session_cutoff()))
+    db.session.add(UserSession(token=token, user_id=user.id, address=address, user_agent=agent))
+    audit.record("auth.sign_in", f"user:{user.username}", actor=user)
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def user_for_session(token: str) -> User | None:
+    """The active user signed in with `token`, if that sign-in still stands; one query per request."""
+    user = db.session.scalar(
+        sa.select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token == token, UserSession.created_at >= _session_cutoff(), User.active.is_(True)))
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def end_session(user: User) -> None:
+    """Sign out this browser: its cookie stops working even if someone kept a copy."""
+    db.session.execute(sa.delete(UserSession).where(UserSession.token == user.session_token))
+    audit.record("auth.sign_out", f"user:{user.username}", actor=user)
+    db.session.commit()
+
+
+def _end_sessions(user: User, keep: str | None = None) -> None:
+    query = sa.delete(UserSession).where(UserSession.user_id == user.id)
+    if keep:
+        query = query.where(UserSession.token != keep)
+    db.session.execute(query)
+
+
 def change_password(user: User, new_password: str) -> None:
+    """Set the user's own new password; every other browser signed in as them is signed out."""
     problem = check_password_policy(new_password)
     if problem:
         raise AccountError(problem)
     user.set_password(new_password)
     user.must_change_password = False
+    _end_sessions(user, keep=user.session_token)
+    audit.record("auth.password_changed", f"user:{user.username}", actor=user)
+    db.session.commit()
+
+
+def reset_password(user: User, by: User) -> str:
+    """An admin gives `user` a new one-time password (returned to show once); they choose their own at sign-in."""
+    password = generate_password()
+    user.set_password(password)
+    user.must_change_password = True
+    _end_sessions(user)
+    audit.record("user.password_reset", f"user:{user.username}", actor=by)
+    db.session.commit()
+    return password
+
+
+def set_active(user: User, active: bool, by: User) -> None:
+    """Disable (signing the user out everywhere) or enable an account. Admins cannot lock themselves out."""
+    if user.id == by.id and not active:
+        raise AccountError(_("You cannot disable your own account."))
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        _end_sessions(user)
+    audit.record("user.enabled" if active else "user.disabled", f"user:{user.username}", actor=by)
+    db.session.commit()
+
+
+def update_account(user: User, by: User, *, name: str, role: Role, venues: list[Venue]) -> None:
+    """Change an account's name, role and venues; a role or venue change is audited with before and after."""
+    if not name.strip() or len(name) > 80:
+        raise AccountError(_("A name needs 1 to 80 characters."))
+    if role is Role.COORDINATOR and not venues:
+        raise AccountError(_("A coordinator needs at least one venue."))
+    if role is Role.MEMBER and len(venues) != 1:
+        raise AccountError(_("A member belongs to exactly one venue."))
+    if user.id == by.id and role is not Role.ADMIN:
+        raise AccountError(_("You cannot take the admin role from yourself."))
+    before = (user.role.value, [v.code for v in user.coordinated_venues], user.home_venue.code if user.home_venue else "")
+    user.name = name.strip()
+    user.role = role
+    user.home_venue = venues[0] if venues else None
+    user.coordinated_venues = list(venues) if role is Role.COORDINATOR else []
+    after = (role.value, [v.code for v in user.coordinated_venues], user.home_venue.code if user.home_venue else "")
+    if before != after:
+        audit.record("user.role_changed", f"user:{user.username}", actor=by,
+                     role=f"{before[0]} → {after[0]}", venues=f"{', '.join(before[1]) or before[2]} → "
+                     f"{', '.join(after[1]) or after[2]}")
+    else:
+        audit.record("user.updated", f"user:{user.username}", actor=by)
     db.session.commit()
 
 
@@ -227,6 +329,9 @@ def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOu
             db.session.add(user)
             outcome.created.append((user, initial))
         else:
+            if user.role is not row.role:
+                audit.record("user.role_changed", f"user:{user.username}", role=f"{user.role.value} → {row.role.value}",
+                             source=_("Roster row %(row)s", row=row.row))
             user.name, user.role = row.name, row.role
             user.home_venue = row.venues[0] if row.venues else None
             outcome.updated.append(user)
@@ -234,6 +339,7 @@ def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOu
     if problems:
         db.session.rollback()
         raise RosterError(problems)
+    audit.record("roster.imported", "", created=len(outcome.created), updated=len(outcome.updated))
     db.session.commit()
     return outcome
 

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role, User
+from lecturehub.audit import services as audit
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
@@ -43,7 +44,7 @@ def _checkin_limit() -> str:
 
 
 def _user_key() -> str:
-    return f"user:{current_user.get_id()}" if current_user.is_authenticated else request.remote_addr or "-"
+    return f"user:{current_user.id}" if current_user.is_authenticated else request.remote_addr or "-"
 
 
 def _failed(response) -> bool:
@@ -403,6 +404,8 @@ def checkin_settings(lecture_id: int):
     status = 200
     if form.validate_on_submit():
         form.populate_obj(lecture)
+        audit.record("attendance.settings_saved", f"lecture:{lecture.id}",
+                     **{name: value for name, value in form.data.items() if name != "csrf_token"})
         db.session.commit()
         flash(_("Check-in settings saved."), "success")
         return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lecturehub.accounts.models import User
+from lecturehub.audit import services as audit
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
@@ -132,6 +133,9 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
         created = True
     elif created and by is not None:
         _log_change(record, status, method, by, now, "", old_status=None)
+    if created and by is not None:
+        audit.record("attendance.desk_check_in", f"lecture:{lecture.id}", actor=by, member=user.member_no,
+                     status=status.value)
     db.session.commit()
     return CheckinResult(record, created, other_venue=user.home_venue_id != venue_id)
 
@@ -275,6 +279,8 @@ def set_status(lecture: Lecture, member: User, venue_id: int, status: Status, re
         if status in (Status.PRESENT, Status.LATE):
             record.checked_in_at = record.checked_in_at or now
             record.venue_id = record.venue_id or venue_id
+    audit.record("attendance.status_set", f"lecture:{lecture.id}", actor=by, member=member.member_no,
+                 status=status.value, reason=reason)
     db.session.commit()
     return record
 
@@ -347,6 +353,8 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
             _log_change(record, Status.PRESENT, Method.SHEET, by, now, reason)
             record.status, record.method, record.venue_id, record.reason = Status.PRESENT, Method.SHEET, venue.id, reason
         marked += 1
+    audit.record("attendance.sheet_imported", f"lecture:{lecture.id}", actor=by, venue=venue.code, file=filename,
+                 marked=marked, already=already)
     db.session.commit()
     return marked, already
 
@@ -396,6 +404,8 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
         elif record.status is Status.ABSENT:
             _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason)
             record.status, record.method, record.reason = Status.EXCUSED, Method.LEAVE, leave.reason
+    audit.record("leave.approved" if approve else "leave.refused", f"lecture:{leave.lecture_id}", actor=by,
+                 member=leave.user.member_no, reason=leave.reason, note=note)
     db.session.commit()
 
 

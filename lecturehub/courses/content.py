@@ -16,7 +16,7 @@ question id, so importing twice updates in place.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from lecturehub.audit import services as audit
 from lecturehub.core.timeutil import parse_local
 from lecturehub.core.yamlfile import LinedDict, YamlSyntaxError, load_yaml
 from lecturehub.extensions import db
@@ -587,6 +588,7 @@ def import_content(root: Path) -> ImportSummary:
         all_venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
         for course_spec in courses:
             _apply_course(course_spec, all_venues, summary)
+        audit.record("content.imported", ", ".join(spec.slug for spec in courses), **asdict(summary))
         db.session.commit()
     except Exception:
         db.session.rollback()

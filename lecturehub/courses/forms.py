@@ -9,24 +9,19 @@ from wtforms import (
     DecimalField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
+
+from lecturehub.core.fields import MultiCheckboxField
 
 SLUG_VALIDATORS = [
     DataRequired(message=_l("Enter a short name for the address.")),
     Length(max=80, message=_l("At most 80 characters.")),
     Regexp(r"^[a-z0-9][a-z0-9_-]*$", message=_l("Use lower-case letters, digits, - and _ only.")),
 ]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class CourseForm(FlaskForm):

@@ -10,6 +10,7 @@ from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from lecturehub.audit import services as audit
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -77,6 +78,8 @@ def save_course(course: Course | None, *, title: str, slug: str, description_md:
     course.title, course.slug, course.description_md = title.strip(), slug, description_md or ""
     course.position, course.published = position, published
     db.session.add(course)
+    db.session.flush()
+    audit.record("content.course_saved", f"course:{course.id}", title=course.title, published=published)
     db.session.commit()
     return course
 
@@ -119,6 +122,8 @@ def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: s
         if venue.id not in present:
             lecture.venue_links.append(LectureVenue(venue=venue))
     apply_key_points(lecture, [(title, body) for title, body, _line in points])
+    db.session.flush()
+    audit.record("content.lecture_saved", f"lecture:{lecture.id}", title=lecture.title, published=published)
     db.session.commit()
     return lecture
 
@@ -134,6 +139,9 @@ def add_material(lecture: Lecture, *, title: str, kind: MaterialKind, url: str |
         material.stored_name, material.original_filename = stored.stored_name, stored.original_filename
         material.content_type, material.size_bytes = stored.content_type, stored.size_bytes
     db.session.add(material)
+    db.session.flush()
+    audit.record("content.material_added", f"lecture:{lecture.id}", title=material.title,
+                 file=material.original_filename or material.url or "")
     db.session.commit()
     return material
 
@@ -143,6 +151,7 @@ def delete_material(material: Material) -> None:
     from .uploads import remove_stored
 
     stored_name = material.stored_name
+    audit.record("content.material_deleted", f"lecture:{material.lecture_id}", title=material.title)
     db.session.delete(material)
     db.session.commit()
     remove_stored(stored_name)

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role
+from lecturehub.audit import services as audit
 from lecturehub.core.permissions import role_required
 from lecturehub.courses.content import ContentError, quiz_yaml, read_quiz_text
 from lecturehub.courses.models import Lecture
@@ -135,6 +136,7 @@ def export_bank(lecture_id: int):
     lecture = load_lecture(lecture_id)
     positions = {kp.id: kp.position for kp in lecture.key_points}
     text = quiz_yaml(lecture.quiz_pass_mark, services.lecture_questions(lecture.id), positions)
+    audit.record_now("export.quiz_bank", f"lecture:{lecture.id}")
     return send_file(io.BytesIO(text.encode("utf-8")), mimetype="application/x-yaml", as_attachment=True,
                      download_name=f"{lecture.slug}-quiz.yaml")
 
@@ -161,6 +163,8 @@ def import_bank(lecture_id: int):
             else:
                 lecture.quiz_pass_mark = pass_mark
                 created, updated = services.sync_questions(lecture, specs)
+                audit.record("content.quiz_imported", f"lecture:{lecture.id}", file=form.bank.data.filename or "",
+                             created=created, updated=updated, total=len(specs))
                 db.session.commit()
                 flash(_("Quiz imported: %(created)s new, %(updated)s changed, %(total)s in all.",
                         created=created, updated=updated, total=len(specs)), "success")

@@ -10,6 +10,7 @@ from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 
+from lecturehub.audit import services as audit
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
@@ -180,6 +181,8 @@ def save_question(lecture: Lecture, question: Question | None, *, kind: Question
         db.session.add(question)
     question.kind, question.stem, question.options, question.answer = kind, stem.strip(), options, answer
     question.explanation, question.key_point_id = explanation.strip(), key_point_id
+    db.session.flush()
+    audit.record("content.question_saved", f"lecture:{lecture.id}", question=question.key, stem=question.stem[:80])
     db.session.commit()
     return question
 
@@ -193,11 +196,14 @@ def move_question(question: Question, step: int) -> None:
         bank[index], bank[other] = bank[other], bank[index]
         for position, item in enumerate(bank, start=1):
             item.position = position
+        audit.record("content.question_moved", f"lecture:{question.lecture_id}", question=question.key,
+                     position=question.position)
         db.session.commit()
 
 
 def delete_question(question: Question) -> None:
     lecture_id = question.lecture_id
+    audit.record("content.question_deleted", f"lecture:{lecture_id}", question=question.key, stem=question.stem[:80])
     db.session.delete(question)
     db.session.flush()
     for position, item in enumerate(lecture_questions(lecture_id), start=1):
@@ -319,5 +325,7 @@ def save_settings(lecture: Lecture, *, pass_mark: int, draw_count: int | None, s
     settings.feedback, settings.max_attempts = feedback, max_attempts
     lecture.quiz_pass_mark = pass_mark
     db.session.add(settings)
+    audit.record("content.quiz_settings_saved", f"lecture:{lecture.id}", pass_mark=pass_mark, draw=draw_count,
+                 attempts=max_attempts, feedback=feedback.value)
     db.session.commit()
     return settings

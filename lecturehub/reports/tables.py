@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Response, send_file
+from flask import Response, request, send_file
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from lecturehub.audit import services as audit
 from lecturehub.core.timeutil import to_local
 
 FORMATS = {"xlsx", "csv"}
@@ -107,6 +108,7 @@ def download(table: Table, filename_stem: str, fmt: str) -> Response:
         data, mimetype = to_xlsx(table), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         data, mimetype = to_csv(table), "text/csv; charset=utf-8"
+    audit.record_now("export.report", request.full_path.rstrip("?"), file=f"{filename_stem}.{fmt}", rows=len(table.rows))
     response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                          download_name=f"{filename_stem}.{fmt}")
     response.headers["Cache-Control"] = "no-store"

@@ -1,0 +1,112 @@
+"""Writing to the audit log, and reading it back for admins.
+
+`record` adds the event to the caller's transaction, so a change and its audit row are kept or
+lost together. `record_now` writes on its own connection at once: for things that change nothing
+else (a failed sign-in, a download) and must be kept even when the request fails afterwards.
+"""
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from lecturehub.core.timeutil import utcnow
+from lecturehub.extensions import db
+
+from .models import AuditEvent
+
+ACTIONS = {
+    "auth.sign_in": _l("Signed in"),
+    "auth.sign_in_failed": _l("Failed sign-in"),
+    "auth.sign_out": _l("Signed out"),
+    "auth.password_changed": _l("Changed own password"),
+    "user.created": _l("Account created"),
+    "user.updated": _l("Account changed"),
+    "user.role_changed": _l("Role or venues changed"),
+    "user.password_reset": _l("Password reset"),
+    "user.disabled": _l("Account disabled"),
+    "user.enabled": _l("Account enabled"),
+    "roster.imported": _l("Member roster imported"),
+    "attendance.status_set": _l("Attendance status set"),
+    "attendance.desk_check_in": _l("Checked in at the desk"),
+    "attendance.sheet_imported": _l("Paper sign-in sheet entered"),
+    "attendance.settings_saved": _l("Check-in settings changed"),
+    "leave.approved": _l("Leave approved"),
+    "leave.refused": _l("Leave refused"),
+    "content.course_saved": _l("Course saved"),
+    "content.lecture_saved": _l("Lecture saved"),
+    "content.material_added": _l("Material added"),
+    "content.material_deleted": _l("Material deleted"),
+    "content.question_saved": _l("Question saved"),
+    "content.question_moved": _l("Question moved"),
+    "content.question_deleted": _l("Question deleted"),
+    "content.quiz_settings_saved": _l("Quiz settings changed"),
+    "content.quiz_imported": _l("Quiz bank imported"),
+    "content.imported": _l("Content imported"),
+    "export.report": _l("Report exported"),
+    "export.quiz_bank": _l("Quiz bank exported"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTIONS.get(action, action))
+
+
+def _actor(actor) -> tuple[int | None, str]:
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user
+    if actor is not None:
+        return actor.id, f"{actor.name} ({actor.username})"
+    if has_request_context():
+        return None, ""
+    return None, f"cli:{getpass.getuser()}"
+
+
+def _event_values(action: str, target: str, details: dict, actor) -> dict:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")  # a typo would hide events from the filters
+    actor_id, actor_name = _actor(actor)
+    address = (request.remote_addr or "") if has_request_context() else "cli"
+    return {"at": utcnow(), "actor_id": actor_id, "actor_name": actor_name[:120], "action": action,
+            "target": target[:200], "details": details, "address": address[:64]}
+
+
+def record(action: str, target: str = "", actor=None, **details) -> None:
+    """Add an event to the current transaction; it is written when the caller commits."""
+    db.session.add(AuditEvent(**_event_values(action, target, details, actor)))
+
+
+def record_now(action: str, target: str = "", actor=None, **details) -> None:
+    """Write an event at once, outside the request's transaction."""
+    with db.engine.begin() as connection:
+        connection.execute(sa.insert(AuditEvent), [_event_values(action, target, details, actor)])
+
+
+@dataclass
+class AuditFilter:
+    action: str | None = None
+    who: str | None = None
+    target: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def events_query(criteria: AuditFilter) -> sa.Select:
+    """Newest first, narrowed by the admin's filters."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if criteria.action:
+        query = query.where(AuditEvent.action == criteria.action)
+    if criteria.who:
+        query = query.where(AuditEvent.actor_name.icontains(criteria.who, autoescape=True))
+    if criteria.target:
+        query = query.where(AuditEvent.target.icontains(criteria.target, autoescape=True))
+    if criteria.start:
+        query = query.where(AuditEvent.at >= criteria.start)
+    if criteria.end:
+        query = query.where(AuditEvent.at < criteria.end)
+    return query
