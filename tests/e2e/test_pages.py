@@ -72,7 +72,7 @@ def site(org, seed_lecture, make_lecture):
                     f"/reports/lectures/{seed.id}/venues/{org['branch_a']}/sheet",
                     f"/reports/courses/{seed.course_id}/venues/{org['branch_a']}", "/reports/hours",
                     f"/reports/hours/venues/{org['branch_a']}", f"/lectures/{seed.id}/quiz/analysis"],
-        "admin": ["/home", "/admin/users", "/admin/content", "/admin/courses/new",
+        "admin": ["/home", "/admin/users", f"/admin/users/{org['coord_a']}", "/admin/audit", "/admin/content", "/admin/courses/new",
                   f"/admin/courses/{seed.course_id}/edit", "/admin/lectures/new", f"/admin/lectures/{seed.id}/edit",
                   f"/admin/lectures/{seed.id}/materials", f"/admin/lectures/{seed.id}/quiz",
                   f"/admin/questions/{first_question}/edit", f"/admin/lectures/{seed.id}/quiz/new", "/admin/bundle",
