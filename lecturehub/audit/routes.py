@@ -45,3 +45,8 @@ def audit_log():
 @bp.app_template_global()
 def audit_action_label(action: str) -> str:
     return services.action_label(action)
+
+
+@bp.app_template_global()
+def audit_detail_label(key: str) -> str:
+    return services.detail_label(key)

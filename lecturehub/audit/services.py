@@ -53,8 +53,27 @@ ACTIONS = {
 }
 
 
+# Keys of `details`, named for the reader; a key missing here is shown as written.
+DETAIL_LABELS = {
+    "member": _l("Member number"), "status": _l("Status"), "reason": _l("Reason"), "note": _l("Note"),
+    "file": _l("File"), "rows": _l("Rows"), "title": _l("Title"), "published": _l("Published"),
+    "courses": _l("Courses"), "lectures": _l("Lectures"), "key_points": _l("Key points"),
+    "questions": _l("Questions"), "materials": _l("Materials"), "created": _l("New"), "updated": _l("Changed"),
+    "role": _l("Role"), "venues": _l("Venues"), "venue": _l("Venue"), "marked": _l("Marked present"),
+    "already": _l("Already present"), "pass_mark": _l("Pass mark"), "draw": _l("Questions drawn"),
+    "attempts": _l("Attempts allowed"), "feedback": _l("Feedback"), "question": _l("Question"),
+    "stem": _l("Question text"), "position": _l("Position"), "total": _l("Total"), "source": _l("Source"),
+    "checkin_opens_minutes": _l("Opens (minutes before)"), "checkin_grace_minutes": _l("On time (minutes after)"),
+    "checkin_closes_minutes": _l("Closes (minutes after the end)"),
+}
+
+
 def action_label(action: str) -> str:
     return str(ACTIONS.get(action, action))
+
+
+def detail_label(key: str) -> str:
+    return str(DETAIL_LABELS.get(key, key))
 
 
 def _actor(actor) -> tuple[int | None, str]:
