@@ -88,10 +88,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .accounts.cli import members_cli, users_cli
+    from .core.cli import backup_command, restore_command
     from .courses.cli import content_cli
     from .demo import demo_command
 
-    for command in (users_cli, members_cli, content_cli, demo_command):
+    for command in (users_cli, members_cli, content_cli, demo_command, backup_command, restore_command):
         app.cli.add_command(command)
 
 
