@@ -27,8 +27,8 @@ bench: install
 
 # Refresh the message catalogues after changing user-visible text, then fill in the Chinese.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o lecturehub/translations/messages.pot .
-	$(BIN)/pybabel update -i lecturehub/translations/messages.pot -d lecturehub/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -w 100 -o lecturehub/translations/messages.pot .
+	$(BIN)/pybabel update -i lecturehub/translations/messages.pot -d lecturehub/translations --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile -d lecturehub/translations
 
 clean:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, render_template, request
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
@@ -96,10 +97,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .accounts.cli import members_cli, users_cli
+    from .core.cli import backup_command, restore_command
     from .courses.cli import content_cli
     from .demo import demo_command
 
-    for command in (users_cli, members_cli, content_cli, demo_command):
+    for command in (users_cli, members_cli, content_cli, demo_command, backup_command, restore_command):
         app.cli.add_command(command)
 
 
@@ -114,6 +116,8 @@ def _register_error_handlers(app: Flask) -> None:
         413: _l("The upload is too large."),
         429: _l("Too many attempts. Please wait a minute and try again."),
         500: _l("Something went wrong on our side. Please try again later."),
+        503: _l("Your changes cannot be saved right now. Please try again later, and tell the administrator "
+                "if this keeps happening."),
     }
 
     @app.errorhandler(CSRFError)
@@ -127,10 +131,38 @@ def _register_error_handlers(app: Flask) -> None:
         message = messages.get(code, error.description)
         return render_template("error.html", code=code, message=message), code
 
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InternalError)
+    def database_unavailable(error: sa.exc.DBAPIError):
+        """The database refused the work (read-only, disk full, connection lost): a 503, not a traceback.
+
+        Rolling back first means nothing of the request is half-written; the member is told to try
+        again, and the log says what the administrator has to fix.
+        """
+        if isinstance(error, sa.exc.InternalError) and not _is_read_only_error(error):
+            raise error  # any other internal error is a bug: let the 500 handler report it
+        app.logger.error("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        try:
+            db.session.rollback()
+        except sa.exc.SQLAlchemyError:
+            db.session.remove()
+        headers = {"Retry-After": "30"}
+        try:
+            return render_template("error.html", code=503, message=messages[503]), 503, headers
+        except sa.exc.SQLAlchemyError:
+            # The page itself needs the database (the signed-in user); say it in plain text instead.
+            db.session.remove()
+            return str(messages[503]), 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
+
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
         return render_template("error.html", code=500, message=messages[500]), 500
+
+
+def _is_read_only_error(error: sa.exc.DBAPIError) -> bool:
+    """PostgreSQL's read_only_sql_transaction (SQLSTATE 25006), e.g. a database set read-only or a standby."""
+    return getattr(error.orig, "sqlstate", None) == "25006"
 
 
 def _register_template_helpers(app: Flask) -> None:
