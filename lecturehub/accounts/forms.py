@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+
+from lecturehub.core.forms import AppForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     username = StringField(_l("User name"), validators=[
         DataRequired(message=_l("Enter your user name.")),
         Length(max=64, message=_l("A user name has at most 64 characters.")),
@@ -17,7 +18,7 @@ class LoginForm(FlaskForm):
     ])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AppForm):
     current_password = PasswordField(_l("Current password"), validators=[
         DataRequired(message=_l("Enter your current password.")), Length(max=128)])
     new_password = PasswordField(_l("New password"), validators=[
@@ -30,10 +31,12 @@ class ChangePasswordForm(FlaskForm):
     ])
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(AppForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])
-    role = SelectField(_l("Role"), validators=[Optional()], choices=[])
-    venue = SelectField(_l("Venue"), validators=[Optional()], choices=[])
+    # No Optional(): it would let a blank "  " past the choice check. "" is one of the choices.
+    role = SelectField(_l("Role"), default="", choices=[])
+    venue = SelectField(_l("Venue"), default="", choices=[])
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, max=100000)])  # not a visible field
