@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .core.i18n import LANGUAGES, select_locale
@@ -32,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     _init_extensions(app)
+    app.url_map.converters["int"] = IdConverter
     _register_blueprints(app)
     _register_cli(app)
     _register_error_handlers(app)
@@ -42,6 +44,16 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         register_reference_endpoints(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in routes: ids above the largest row id do not match (404) instead of overflowing the driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        from .core.forms import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
+from lecturehub.core.forms import AppForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     username = StringField(_l("User name"), validators=[
         DataRequired(message=_l("Enter your user name.")),
         Length(max=64, message=_l("A user name has at most 64 characters.")),
@@ -19,7 +19,7 @@ class LoginForm(FlaskForm):
     ])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AppForm):
     current_password = PasswordField(_l("Current password"), validators=[
         DataRequired(message=_l("Enter your current password.")), Length(max=128)])
     new_password = PasswordField(_l("New password"), validators=[
@@ -32,16 +32,18 @@ class ChangePasswordForm(FlaskForm):
     ])
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(AppForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)])
-    role = SelectField(_l("Role"), validators=[Optional()], choices=[])
-    venue = SelectField(_l("Venue"), validators=[Optional()], choices=[])
+    # No Optional(): it would let a blank "  " past the choice check. "" is one of the choices.
+    role = SelectField(_l("Role"), default="", choices=[])
+    venue = SelectField(_l("Venue"), default="", choices=[])
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, max=100000)])  # not a visible field
 
 
-class AccountForm(FlaskForm):
+class AccountForm(AppForm):
     name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")),
                                                Length(max=80, message=_l("At most 80 characters."))])
     role = SelectField(_l("Role"), choices=[], validators=[InputRequired(message=_l("Choose a role."))])
@@ -49,5 +51,5 @@ class AccountForm(FlaskForm):
                                    choices=[])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """A button that changes something: only the CSRF token travels."""

@@ -121,7 +121,8 @@ def user_list():
     form.role.choices = [SelectChoice("", _("All roles"))] + [SelectChoice(r.value, role_label(r)) for r in Role]
     form.venue.choices = [SelectChoice("", _("All venues"))] + [SelectChoice(str(v.id), v.name) for v in venues]
     query = sa.select(User).options(selectinload(User.home_venue), selectinload(User.coordinated_venues))
-    if form.validate():
+    valid = form.validate()
+    if valid:
         if form.q.data:
             pattern = f"%{form.q.data.strip()}%"
             query = query.where(sa.or_(User.name.ilike(pattern), User.username.ilike(pattern),
@@ -130,9 +131,10 @@ def user_list():
             query = query.where(User.role == Role(form.role.data))
         if form.venue.data:
             query = query.where(User.home_venue_id == int(form.venue.data))
-    page = db.paginate(query.order_by(User.role.desc(), User.username), per_page=USERS_PER_PAGE,
+    page = db.paginate(query.order_by(User.role.desc(), User.username), page=(form.page.data if valid else None) or 1,
+                       per_page=USERS_PER_PAGE,
                        error_out=False, max_per_page=USERS_PER_PAGE)
-    return render_template("accounts/user_list.html", form=form, page=page)
+    return render_template("accounts/user_list.html", form=form, page=page), 200 if valid else 422
 
 
 def role_label(role: Role) -> str:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+from lecturehub.core.forms import MAX_ID, AppForm
 
 from .models import Status
 
@@ -14,52 +15,52 @@ CODE_VALIDATORS = [
 ]
 
 
-class CodeForm(FlaskForm):
+class CodeForm(AppForm):
     code = StringField(_l("Check-in code"), validators=CODE_VALIDATORS)
 
 
-class ConfirmCheckinForm(FlaskForm):
+class ConfirmCheckinForm(AppForm):
     code = HiddenField(validators=CODE_VALIDATORS)
 
 
-class DeskForm(FlaskForm):
+class DeskForm(AppForm):
     member = StringField(_l("Member number or card"), validators=[
         DataRequired(message=_l("Type or scan a member number.")),
         Length(max=64, message=_l("A member number has at most 64 characters.")),
     ])
 
 
-class StatusForm(FlaskForm):
-    member_id = IntegerField(validators=[InputRequired()])
+class StatusForm(AppForm):
+    member_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=MAX_ID)])
     status = SelectField(_l("Status"), choices=[], validators=[InputRequired()])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500, message=_l("At most 500 characters."))])
 
 
-class SheetForm(FlaskForm):
+class SheetForm(AppForm):
     sheet = FileField(_l("Sign-in sheet (XLSX or CSV of member numbers)"), validators=[
         FileRequired(message=_l("Choose a file.")),
         FileAllowed(["xlsx", "csv"], message=_l("Upload a .csv or .xlsx file.")),
     ])
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(AppForm):
     reason = TextAreaField(_l("Reason for leave"), validators=[
         DataRequired(message=_l("Give a reason.")),
         Length(max=500, message=_l("At most 500 characters.")),
     ])
 
 
-class DecideLeaveForm(FlaskForm):
+class DecideLeaveForm(AppForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500, message=_l("At most 500 characters."))])
     approve = SubmitField(_l("Approve"))
     refuse = SubmitField(_l("Refuse"))
 
 
-class ReadForm(FlaskForm):
+class ReadForm(AppForm):
     pass
 
 
-class CheckinSettingsForm(FlaskForm):
+class CheckinSettingsForm(AppForm):
     checkin_opens_minutes = IntegerField(_l("Check-in opens (minutes before the start)"), validators=[
         InputRequired(message=_l("Enter a number of minutes.")),
         NumberRange(min=0, max=1440, message=_l("From 0 to 1440 minutes."))])

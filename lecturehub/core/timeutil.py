@@ -25,7 +25,13 @@ def to_local(moment: datetime | None) -> datetime | None:
 
 
 def parse_local(value: datetime) -> datetime:
-    """Interpret a naive wall-clock time as the organisation's zone and return it in UTC."""
+    """Interpret a naive wall-clock time as the organisation's zone and return it in UTC.
+
+    Raises ValueError for a moment that has no UTC equivalent (the first hours of year 1).
+    """
     if value.tzinfo is None:
         value = value.replace(tzinfo=local_zone())
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ValueError(f"{value.isoformat()} is out of range") from exc

@@ -41,13 +41,18 @@ class YamlSyntaxError(ValueError):
 def load_yaml(text: str, line_offset: int = 0):
     """Parse YAML text; mappings come back as LinedDict. Raises YamlSyntaxError with the line."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+        # Safe: _LineLoader derives from yaml.SafeLoader (no Python objects); it only adds line numbers.
+        data = yaml.load(text, Loader=_LineLoader)  # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark else None
         raise YamlSyntaxError(line, str(exc.problem or exc.context or exc)) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(None, str(exc)) from exc
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a timestamp like 2020-02-30 10:00
+        raise YamlSyntaxError(None, str(exc)) from exc
+    except RecursionError as exc:  # thousands of nested brackets
+        raise YamlSyntaxError(None, "nested too deeply") from exc
     if line_offset and isinstance(data, LinedDict):
         _shift_lines(data, line_offset)
     return data

@@ -7,6 +7,7 @@ import secrets
 import shutil
 import tempfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -89,15 +90,20 @@ def unpacked(zip_path: Path):
                 if entry.is_dir():
                     continue
                 destination = target.joinpath(*PurePosixPath(entry.filename).parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(entry) as source, destination.open("wb") as out:
+                with archive.open(entry) as source:
                     # Read at most the declared size + 1: a lying header cannot unpack more.
                     data = source.read(entry.file_size + 1)
-                    if len(data) > entry.file_size:
-                        raise BundleError(_("The archive is damaged."))
-                    out.write(data)
+                if len(data) > entry.file_size:
+                    raise BundleError(_("The archive is damaged."))
+                try:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    destination.write_bytes(data)
+                except (OSError, ValueError) as exc:  # a name too long, with NUL, or both a file and a folder
+                    raise BundleError(_("The archive contains a file that cannot be unpacked: %(name)s",
+                                        name=entry.filename)) from exc
         yield _content_root(target)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # corrupt data, an unsupported compression method or an encrypted entry
         raise BundleError(_("The archive is damaged.")) from exc
     finally:
         shutil.rmtree(target, ignore_errors=True)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from lecturehub.audit import services as audit
+from lecturehub.core.forms import MAX_YEAR, MIN_YEAR, unstorable_character
 from lecturehub.core.timeutil import parse_local
 from lecturehub.core.yamlfile import LinedDict, YamlSyntaxError, load_yaml
 from lecturehub.extensions import db
@@ -139,11 +140,16 @@ class _Reader:
             self.problem(path, None, _("File is larger than %(size)s MB.", size=MAX_FILE_BYTES // (1024 * 1024)))
             return None
         try:
-            return path.read_text(encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             line = path.read_bytes()[: exc.start].count(b"\n") + 1
             self.problem(path, line, _("File is not valid UTF-8 text."))
             return None
+        for number, line_text in enumerate(text.split("\n"), start=1):
+            if unstorable_character(line_text, allow_line_breaks=True):
+                self.problem(path, number, _("The line contains control characters (invisible characters)."))
+                return None
+        return text
 
     def read_yaml(self, path: Path, line_offset: int = 0, text: str | None = None):
         if text is None:
@@ -177,6 +183,10 @@ class _Reader:
             self.problem(path, data.line_of(key), _("Field “%(name)s” must be text.", name=key))
             return None
         value = str(value).strip()
+        if unstorable_character(value, allow_line_breaks=True):
+            self.problem(path, data.line_of(key),
+                         _("Field “%(name)s” contains control characters (invisible characters).", name=key))
+            return None
         if len(value) > max_length:
             self.problem(
                 path, data.line_of(key),
@@ -190,10 +200,11 @@ class _Reader:
         if value is None:
             self.problem(path, data.line, _("Missing required field “%(name)s”.", name=key))
             return None
-        if isinstance(value, datetime):
-            return parse_local(value)
         try:
-            return parse_local(datetime.fromisoformat(str(value).strip()))
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+            if not MIN_YEAR <= moment.year <= MAX_YEAR:
+                raise ValueError(moment.year)
+            return parse_local(moment)
         except ValueError:
             self.problem(
                 path, data.line_of(key),
@@ -294,7 +305,7 @@ def _read_lecture(reader: _Reader, folder: Path) -> LectureSpec | None:
         reader.problem(path, data.line_of("ends_at"), _("The lecture must end after it starts."))
         ends_at = None
     lecture_format = data.get("format", LectureFormat.IN_PERSON.value)
-    if lecture_format not in {f.value for f in LectureFormat}:
+    if not isinstance(lecture_format, str) or lecture_format not in {f.value for f in LectureFormat}:
         reader.problem(
             path, data.line_of("format"),
             _("Field “format” must be one of: %(choices)s.", choices=", ".join(f.value for f in LectureFormat)),
@@ -340,7 +351,8 @@ def _venue_codes(reader: _Reader, path: Path, data: LinedDict):
     raw = data.get("venues", "all")
     if raw == "all":
         return None
-    if not isinstance(raw, list) or not raw or not all(isinstance(c, (str, int)) for c in raw):
+    if not isinstance(raw, list) or not raw or not all(
+            isinstance(c, (str, int)) and not unstorable_character(str(c)) for c in raw):
         reader.problem(path, data.line_of("venues"), _("Field “venues” must be “all” or a list of venue codes."))
         return False
     codes = [str(c) for c in raw]
@@ -471,7 +483,7 @@ def _read_question(reader: _Reader, path: Path, item, key_point_count: int, seen
             reader.problem(path, item.line_of("id"), _("Question id “%(key)s” is used twice.", key=key))
         seen_keys.add(key)
     kind = item.get("type")
-    if kind not in {"single", "multiple", "truefalse"}:
+    if not isinstance(kind, str) or kind not in {"single", "multiple", "truefalse"}:
         reader.problem(path, item.line_of("type"), _("Field “type” must be single, multiple or truefalse."))
         kind = None
     stem = reader.text(path, item, "question", max_length=2000)
@@ -488,7 +500,8 @@ def _read_question(reader: _Reader, path: Path, item, key_point_count: int, seen
     elif kind in {"single", "multiple"}:
         raw_options = item.get("options")
         if (not isinstance(raw_options, list) or not 2 <= len(raw_options) <= len(LETTERS)
-                or not all(isinstance(o, (str, int, float)) and not isinstance(o, bool) and str(o).strip() for o in raw_options)):
+                or not all(isinstance(o, (str, int, float)) and not isinstance(o, bool) and str(o).strip()
+                           and not unstorable_character(str(o)) for o in raw_options)):
             reader.problem(
                 path, item.line_of("options"),
                 _("Field “options” must list 2 to %(max)s non-empty choices.", max=len(LETTERS)),

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -16,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from lecturehub.core.fields import MultiCheckboxField
+from lecturehub.core.forms import AppForm, Finite, YearRange
 
 SLUG_VALIDATORS = [
     DataRequired(message=_l("Enter a short name for the address.")),
@@ -24,7 +24,7 @@ SLUG_VALIDATORS = [
 ]
 
 
-class CourseForm(FlaskForm):
+class CourseForm(AppForm):
     title = StringField(_l("Title"), validators=[DataRequired(message=_l("Enter a title.")),
                                                  Length(max=200, message=_l("At most 200 characters."))])
     slug = StringField(_l("Short name (used in addresses and the content folder)"), validators=SLUG_VALIDATORS)
@@ -35,7 +35,7 @@ class CourseForm(FlaskForm):
     published = BooleanField(_l("Published (members can see it)"), default=True)
 
 
-class LectureForm(FlaskForm):
+class LectureForm(AppForm):
     course_id = SelectField(_l("Course"), coerce=int, choices=[],
                             validators=[InputRequired(message=_l("Choose a course."))])
     title = StringField(_l("Title"), validators=[DataRequired(message=_l("Enter a title.")),
@@ -45,12 +45,12 @@ class LectureForm(FlaskForm):
                                                      Length(max=120, message=_l("At most 120 characters."))])
     host = StringField(_l("Host"), validators=[Optional(), Length(max=120, message=_l("At most 120 characters."))])
     starts_at = DateTimeLocalField(_l("Starts (Beijing time)"), format="%Y-%m-%dT%H:%M",
-                                   validators=[InputRequired(message=_l("Enter a date and time."))])
+                                   validators=[InputRequired(message=_l("Enter a date and time.")), YearRange()])
     ends_at = DateTimeLocalField(_l("Ends (Beijing time)"), format="%Y-%m-%dT%H:%M",
-                                 validators=[InputRequired(message=_l("Enter a date and time."))])
+                                 validators=[InputRequired(message=_l("Enter a date and time.")), YearRange()])
     format = SelectField(_l("Format"), choices=[], validators=[InputRequired()])
     study_hours = DecimalField(_l("Study hours"), places=1, default=1, validators=[
-        InputRequired(message=_l("Enter the study hours.")),
+        InputRequired(message=_l("Enter the study hours.")), Finite(),
         NumberRange(min=0, max=99.9, message=_l("From 0 to 99.9."))])
     venue_ids = MultiCheckboxField(_l("Venues taking part"), coerce=int, choices=[],
                                    validators=[DataRequired(message=_l("Choose at least one venue."))])
@@ -59,14 +59,14 @@ class LectureForm(FlaskForm):
     published = BooleanField(_l("Published (members can see it)"))
 
 
-class MaterialUploadForm(FlaskForm):
+class MaterialUploadForm(AppForm):
     file = FileField(_l("File (PDF, DOCX, PPTX, XLSX, JPG or PNG)"),
                      validators=[FileRequired(message=_l("Choose a file."))])
     title = StringField(_l("Title (optional; the file name otherwise)"),
                         validators=[Optional(), Length(max=300, message=_l("At most 300 characters."))])
 
 
-class MaterialLinkForm(FlaskForm):
+class MaterialLinkForm(AppForm):
     title = StringField(_l("Title"), validators=[DataRequired(message=_l("Enter a title.")),
                                                  Length(max=300, message=_l("At most 300 characters."))])
     url = URLField(_l("Address (for example a recording)"), validators=[
@@ -74,14 +74,14 @@ class MaterialLinkForm(FlaskForm):
         Regexp(r"^https?://\S+$", message=_l("The address must start with http:// or https://."))])
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(AppForm):
     pass
 
 
-class BundleUploadForm(FlaskForm):
+class BundleUploadForm(AppForm):
     bundle = FileField(_l("Content bundle (ZIP of the content/ format)"),
                        validators=[FileRequired(message=_l("Choose a file."))])
 
 
-class BundleApplyForm(FlaskForm):
+class BundleApplyForm(AppForm):
     token = StringField(validators=[DataRequired(), Length(max=64)])

@@ -69,8 +69,8 @@ def _is_office(data: bytes, part: str) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-    except zipfile.BadZipFile:
-        return False
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        return False  # a damaged or crafted archive is not an Office file
     return "[Content_Types].xml" in names and part in names
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -16,6 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from lecturehub.core.forms import AppForm
 
 from .models import Question, QuestionKind
 from .services import option_labels
@@ -31,14 +32,14 @@ def field_name(question: Question) -> str:
 
 
 def build_quiz_form(items: list[tuple[Question, list[int]]], locked: set[int] = frozenset(),
-                    draft: dict | None = None) -> FlaskForm:
+                    draft: dict | None = None) -> AppForm:
     """A form with a radio or checkbox group per question, options in the sitting's order.
 
     Option values are the options' original indexes, so shuffling changes only what the member sees.
     Checked (locked) questions take no input; `draft` pre-fills answers when the page is reloaded.
     """
 
-    class QuizForm(FlaskForm):
+    class QuizForm(AppForm):
         pass
 
     data = {}
@@ -61,7 +62,7 @@ def build_quiz_form(items: list[tuple[Question, list[int]]], locked: set[int] = 
     return QuizForm(data=data)
 
 
-def responses_from(form: FlaskForm, items: list[tuple[Question, list[int]]], locked: set[int] = frozenset()
+def responses_from(form: AppForm, items: list[tuple[Question, list[int]]], locked: set[int] = frozenset()
                    ) -> dict[int, list[int]]:
     """Chosen option indexes per question id; values that are not options of the question are dropped."""
     result: dict[int, list[int]] = {}
@@ -70,11 +71,11 @@ def responses_from(form: FlaskForm, items: list[tuple[Question, list[int]]], loc
             continue
         data = getattr(form, field_name(question)).data
         values = data if isinstance(data, list) else [data]
-        result[question.id] = sorted({int(v) for v in values if isinstance(v, str) and v.isdigit() and int(v) in order})
+        result[question.id] = sorted({int(v) for v in values if isinstance(v, str) and v.isdecimal() and int(v) in order})
     return result
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(AppForm):
     kind = SelectField(_l("Type"), choices=[], validators=[InputRequired()])
     stem = TextAreaField(_l("Question"), validators=[DataRequired(message=_l("Enter the question.")),
                                                      Length(max=2000, message=_l("At most 2000 characters."))])
@@ -86,10 +87,11 @@ class QuestionForm(FlaskForm):
     explanation = TextAreaField(_l("Explanation"), validators=[
         DataRequired(message=_l("Enter an explanation: members learn from it.")),
         Length(max=4000, message=_l("At most 4000 characters."))])
-    key_point = SelectField(_l("Key point it tests (optional)"), choices=[], validators=[Optional()])
+    # "" (none) is one of the choices; Optional() would let a blank "  " past the choice check.
+    key_point = SelectField(_l("Key point it tests (optional)"), default="", choices=[])
 
 
-class QuizSettingsForm(FlaskForm):
+class QuizSettingsForm(AppForm):
     quiz_pass_mark = IntegerField(_l("Pass mark (%)"), validators=[
         InputRequired(message=_l("Enter a number.")), NumberRange(min=1, max=100, message=_l("From 1 to 100."))])
     draw_count = IntegerField(_l("Questions per attempt (empty: all)"), validators=[
@@ -101,10 +103,10 @@ class QuizSettingsForm(FlaskForm):
         Optional(), NumberRange(min=1, max=100, message=_l("From 1 to 100."))])
 
 
-class BankImportForm(FlaskForm):
+class BankImportForm(AppForm):
     bank = FileField(_l("Quiz file (YAML in the content/ format)"),
                      validators=[FileRequired(message=_l("Choose a file."))])
 
 
-class SimpleForm(FlaskForm):
+class SimpleForm(AppForm):
     pass

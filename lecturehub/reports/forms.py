@@ -1,23 +1,29 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from lecturehub.core.forms import AppForm, YearRange
 
 
-class OverviewFilterForm(FlaskForm):
+class OverviewFilterForm(AppForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    course = SelectField(_l("Course"), choices=[], validators=[Optional()])
-    start = DateField(_l("Start date"), validators=[Optional()])
-    end = DateField(_l("End date"), validators=[Optional()])
+    # "" (all courses) is one of the choices; Optional() would let a blank "  " past the choice check.
+    course = SelectField(_l("Course"), default="", choices=[])
+    start = DateField(_l("Start date"), validators=[Optional(), YearRange()])
+    end = DateField(_l("End date"), validators=[Optional(), YearRange()])
     # Its choices depend on the other filters, so they are set after validation; the view checks the id.
     lecture = SelectField(_l("Lecture for the ranking"), choices=[], validators=[Optional()], validate_choice=False)
 
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The end date is before the start date."))
 
-class YearForm(FlaskForm):
+
+class YearForm(AppForm):
     class Meta:
         csrf = False
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -69,7 +69,7 @@ def visible_venue_ids() -> list[int] | None:
 def selected_year() -> int:
     form = YearForm(request.args)
     if not form.validate():
-        abort(400)
+        abort(make_response(render_template("error.html", code=400, message=" ".join(map(str, form.year.errors))), 400))
     return form.year.data or to_local(utcnow()).year
 
 
@@ -218,7 +218,7 @@ def overview():
     result = services.organisation_overview(course_id, form.start.data, form.end.data)
     form.lecture.choices = [SelectChoice(str(lec.id), to_local(lec.starts_at).strftime("%Y-%m-%d ") + lec.title)
                             for lec in reversed(result.lectures)]
-    chosen = int(form.lecture.data) if form.lecture.data and form.lecture.data.isdigit() else None
+    chosen = int(form.lecture.data) if form.lecture.data and form.lecture.data.isdecimal() else None
     closed = [lec for lec in result.lectures if lec.ends_at <= utcnow()] or result.lectures
     ranking_lecture = next((lec for lec in result.lectures if lec.id == chosen), closed[-1] if closed else None)
     ranking_rows = services.ranking(result, ranking_lecture.id) if ranking_lecture else []
