@@ -45,8 +45,8 @@ def test_member_checks_in_with_the_code_on_the_venue_screen(browser, live_server
     assert code_field.get_attribute("inputmode") == "numeric"
     code_field.fill(code)
     phone.get_by_role("button", name="签到", exact=True).click()
-    assert phone.get_by_role("heading", name=re.compile("已签到")).is_visible()
-    assert phone.get_by_text("出席").first.is_visible()
+    expect(phone.get_by_role("heading", name=re.compile("已签到"))).to_be_visible()
+    expect(phone.get_by_text("出席").first).to_be_visible()
     assert_no_sideways_scroll(phone)
     context.close()
 
@@ -94,4 +94,4 @@ def test_member_completes_a_make_up_task(phone, org, make_lecture):
     page.goto("/home")
     assert page.locator(".makeup-tasks").count() == 0
     page.goto(f"/lectures/{lecture.id}")
-    assert page.get_by_text("补学完成").first.is_visible()
+    expect(page.get_by_text("补学完成").first).to_be_visible()

@@ -68,7 +68,7 @@ def test_admin_publishes_a_lecture_and_a_member_takes_its_quiz(browser, live_ser
     phone = context.new_page()
     login(phone, "m0001", PASSWORD)
     phone.locator("a[href^='/lectures/']", has_text="新党课：浏览器发布").first.click()
-    assert phone.get_by_role("heading", name="要点一").is_visible()
+    expect(phone.get_by_role("heading", name="要点一")).to_be_visible()
     with phone.expect_download() as info:
         phone.get_by_role("link", name=re.compile("讲稿.pdf")).click()
     assert info.value.suggested_filename == "讲稿.pdf"
@@ -83,6 +83,6 @@ def test_admin_publishes_a_lecture_and_a_member_takes_its_quiz(browser, live_ser
     phone.get_by_role("button", name="提交答案").click()
     phone.wait_for_url(re.compile(r"/quiz/attempts/\d+$"))
     assert phone.locator(".score").inner_text() == "80%"
-    assert phone.get_by_text("已通过").first.is_visible()
-    assert phone.get_by_text("第四题：学时是多少？的解析").is_visible()
+    expect(phone.get_by_text("已通过").first).to_be_visible()
+    expect(phone.get_by_text("第四题：学时是多少？的解析")).to_be_visible()
     context.close()

@@ -5,6 +5,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
@@ -22,8 +23,8 @@ def test_member_studies_the_seed_lecture_on_a_phone(phone, seed_lecture, tmp_pat
 
     page.locator("a[href^='/lectures/']", has_text="学习习近平总书记关于人社工作的重要论述").first.click()
     page.wait_for_url(re.compile(r"/lectures/\d+$"))
-    assert page.get_by_role("heading", name="要点").is_visible()
-    assert page.get_by_text("赵永峰").first.is_visible()
+    expect(page.get_by_role("heading", name="要点")).to_be_visible()
+    expect(page.get_by_text("赵永峰").first).to_be_visible()
     key_points = page.locator("ol.keypoints > li")
     assert key_points.count() == 8
     key_points.last.scroll_into_view_if_needed()
@@ -46,9 +47,9 @@ def test_member_studies_the_seed_lecture_on_a_phone(phone, seed_lecture, tmp_pat
     page.wait_for_url(re.compile(r"/quiz/attempts/\d+$"))
 
     assert page.locator(".score").inner_text() == "95%"
-    assert page.get_by_text("已通过").first.is_visible()
+    expect(page.get_by_text("已通过").first).to_be_visible()
     assert page.get_by_text("回答错误").count() == 1
-    assert page.get_by_text("简报原文：“党课采取视频大会的形式").is_visible()
+    expect(page.get_by_text("简报原文：“党课采取视频大会的形式")).to_be_visible()
     assert_no_sideways_scroll(page)
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
 
@@ -70,27 +71,29 @@ def test_coordinator_sees_own_venue_and_admin_sees_all(desktop, seed_lecture):
     login(page, "coord01", PASSWORD)
     page.get_by_role("link", name="会场", exact=True).click()
     rows = page.locator("tbody tr")
-    assert rows.count() == 1 and "第1分会场" in rows.first.inner_text()
+    expect(rows).to_have_count(1)
+    assert "第1分会场" in rows.first.inner_text()
     page.get_by_role("link", name="第1分会场").click()
-    assert page.get_by_text("张伟").is_visible() and page.get_by_text("王芳").count() == 0
+    expect(page.get_by_text("张伟")).to_be_visible()
+    assert page.get_by_text("王芳").count() == 0
     page.get_by_role("button", name="退出").click()
     page.wait_for_url("**/login")
 
     login(page, "admin", PASSWORD)
     page.get_by_role("link", name="会场", exact=True).click()
-    assert page.locator("tbody tr").count() == 3
+    expect(page.locator("tbody tr")).to_have_count(3)
     page.get_by_role("link", name="用户", exact=True).click()
-    assert page.get_by_text("共6个账号").is_visible()
+    expect(page.get_by_text("共6个账号")).to_be_visible()
 
 
 def test_language_switch_on_a_phone(phone, seed_lecture):
     page = phone
     page.goto("/login")
     page.get_by_role("link", name="English").click()
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     login_en = page.get_by_label("User name")
     login_en.fill("m0001")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/home")
-    assert page.get_by_role("link", name="Courses").is_visible()
+    expect(page.get_by_role("link", name="Courses")).to_be_visible()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from lecturehub.attendance import codes
 from lecturehub.attendance.models import AttendanceRecord
@@ -36,7 +37,7 @@ def test_sign_in_check_in_and_quiz_without_javascript(no_js, org, seed_lecture, 
     code, _ = codes.current_code(open_lecture.id, org["branch_a"], utcnow())
     page.get_by_label("签到码").fill(code)
     page.get_by_role("button", name="签到", exact=True).click()
-    assert page.get_by_role("heading", name=re.compile("已签到")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("已签到"))).to_be_visible()
     assert db.session.scalar(sa.select(AttendanceRecord.user_id).where(
         AttendanceRecord.lecture_id == open_lecture.id)) == org["member_a"]
 

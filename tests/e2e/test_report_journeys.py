@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from lecturehub.attendance import services
 from lecturehub.attendance.models import Method
@@ -36,7 +37,8 @@ def test_coordinator_downloads_the_venue_xlsx(desktop, org, past_lecture):
     page.get_by_role("link", name="测试党课").first.click()
     page.wait_for_url(f"**/reports/lectures/{past_lecture.id}")
     rows = page.locator("tbody tr")
-    assert rows.count() == 1 and "第1分会场" in rows.first.inner_text()
+    expect(rows).to_have_count(1)
+    assert "第1分会场" in rows.first.inner_text()
     with page.expect_download() as info:
         page.get_by_role("link", name="XLSX").click()
     download = info.value
@@ -55,7 +57,7 @@ def test_admin_drills_down_from_the_ranking_to_the_absent(desktop, org, past_lec
     page.get_by_role("link", name="第1分会场缺席人数：2").click()
     page.wait_for_url(f"**/reports/lectures/{past_lecture.id}/venues/{org['branch_a']}#absent")
     absent = page.locator("section#absent")
-    assert absent.is_visible()
+    expect(absent).to_be_visible()
     text = absent.inner_text()
     assert "李娜" in text and "甲负责人" in text and "张伟" not in text
 
@@ -65,6 +67,6 @@ def test_member_reads_their_records_on_a_phone(phone, org, past_lecture):
     login(page, "m0001", PASSWORD)
     page.get_by_role("link", name="统计报表").click()
     page.wait_for_url("**/reports/me")
-    assert page.get_by_text("测试党课").first.is_visible()
-    assert page.get_by_text("出席").first.is_visible()
+    expect(page.get_by_text("测试党课").first).to_be_visible()
+    expect(page.get_by_text("出席").first).to_be_visible()
     assert_no_sideways_scroll(page)
