@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from hypothesis import settings
 from werkzeug.serving import make_server
 
 from lecturehub import create_app
@@ -27,6 +28,12 @@ from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question, QuestionKind
 from lecturehub.venues.models import Venue, VenueKind
+
+# In CI the generated inputs are fixed (derandomised), so a run passes or fails the same way each time;
+# on a developer's machine every run explores new inputs and prints a blob to reproduce a failure.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEED_CONTENT = PROJECT_ROOT / "content"

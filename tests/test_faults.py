@@ -184,8 +184,8 @@ def test_a_read_only_sqlite_database_gives_a_clear_page_and_writes_nothing(app, 
     read_only = make_test_app(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path)
     lecture_id, venue_id = open_lecture.id, org["branch_a"]
     code, _ = codes.current_code(lecture_id, venue_id, utcnow())
+    client.login("m0001")  # signing in writes (a session, an audit entry): count after it
     before = table_counts()
-    client.login("m0001")
     ro_client = read_only.test_client()
     _share_session(client, ro_client)
 
@@ -205,8 +205,8 @@ def test_a_read_only_postgresql_database_gives_a_clear_page_and_writes_nothing(a
     name = _postgres_only(app)
     lecture_id, venue_id = open_lecture.id, org["branch_a"]
     code, _ = codes.current_code(lecture_id, venue_id, utcnow())
+    client.login("m0001")  # signing in writes (a session, an audit entry): count after it
     before = table_counts()
-    client.login("m0001")
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

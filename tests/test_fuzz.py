@@ -140,9 +140,10 @@ def signed_in(client, username: str):
 @FUZZ
 @given(data=form_data({"username": "m0001", "password": "not-the-password-1"}))
 def test_login(client, org, data):
-    before = snapshot()
+    # A wrong password is refused and still recorded: the audit log keeps failed sign-ins on purpose.
+    before = snapshot(exclude=("audit_event",))
     response = client.submit("/login", data)
-    refused(response, before)
+    refused(response, before, exclude=("audit_event",))
 
 
 @FUZZ
@@ -740,4 +741,5 @@ def test_control_characters_in_sign_in_and_filters(client, org, control):
     before = snapshot()
     refused(client.submit("/login", {"username": "m00" + control + "01", "password": PASSWORD}), before)
     signed_in(client, "admin")
+    before = snapshot()  # signing in wrote a session and an audit entry
     refused(client.get("/admin/users", query_string={"q": "张" + control}), before)
