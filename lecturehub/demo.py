@@ -6,6 +6,7 @@ content is imported in place.
 from __future__ import annotations
 
 import os
+import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,9 +23,10 @@ from lecturehub.accounts.services import check_password_policy, generate_passwor
 from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import ContentError, import_content
-from lecturehub.courses.models import Course, Lecture, LectureFormat, LectureVenue
+from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureFormat, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import AttemptAnswer, Question, QuizAttempt
+from lecturehub.quizzes.services import is_correct, score_percent
 from lecturehub.venues.models import Venue, VenueKind
 
 SEED_COURSE_SLUG = "sishi-2020"
@@ -123,6 +125,8 @@ def demo_command(password: str | None, content_path: Path | None):
         Course.slug == SEED_COURSE_SLUG, Lecture.slug == SEED_LECTURE_SLUG))
     history = seed_history(seed_lecture) if seed_lecture else 0
     live = seed_live_lecture(SEED_COURSE_SLUG, utcnow()) if seed_lecture else None
+    if live is not None:
+        copy_study_material(seed_lecture, live)
     db.session.commit()
 
     last_member = f"m{len(venues) * MEMBERS_PER_VENUE:04d}"
@@ -172,36 +176,64 @@ def seed_live_lecture(course_slug: str, now: datetime) -> Lecture:
     return lecture
 
 
+def copy_study_material(source: Lecture, target: Lecture) -> None:
+    """Give the demo lecture the seed lecture's key points and quiz, so make-up study can be tried on it too.
+
+    Only when it has none yet: an admin's edits to the demo lecture survive another run.
+    """
+    if target.key_points or db.session.scalar(sa.select(Question.id).where(Question.lecture_id == target.id).limit(1)):
+        return
+    positions = {}
+    for point in source.key_points:
+        copy = KeyPoint(position=point.position, title=point.title, body_md=point.body_md)
+        target.key_points.append(copy)
+        positions[point.id] = copy
+    db.session.flush()
+    for question in db.session.scalars(sa.select(Question).where(Question.lecture_id == source.id)
+                                       .order_by(Question.position)):
+        point = positions.get(question.key_point_id)
+        db.session.add(Question(lecture_id=target.id, key=question.key, position=question.position,
+                                kind=question.kind, stem=question.stem, options=list(question.options),
+                                answer=list(question.answer), explanation=question.explanation,
+                                key_point_id=point.id if point else None))
+
+
 LEAVE_REASONS = ["因公出差", "参加上级部门会议", "病假", "单位值班", "外出培训"]
 
 
 def seed_history(lecture: Lecture) -> int:
-    """Realistic attendance for the seed lecture: present, late, excused, absent and made up.
+    """Realistic attendance for the seed lecture: present, late, excused, absent and made up, varying by venue.
 
-    Written once: a lecture that already has records keeps them. Returns the number of records written.
+    Each venue gets its own turnout (some venues are punctual, some are not), and about half of the members
+    who came took the quiz with honest, varied scores. Written once: a lecture that already has records keeps
+    them. Returns the number of records written.
     """
     if db.session.scalar(sa.select(AttendanceRecord.id).where(AttendanceRecord.lecture_id == lecture.id).limit(1)):
         return 0
+    rng = random.Random(20201229)  # the same history on every machine
     questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture.id)
                                         .order_by(Question.position)))
     users = list(db.session.scalars(sa.select(User).where(User.home_venue_id.is_not(None)).order_by(User.id)))
+    turnout = {venue_id: rng.uniform(0.72, 0.98) for venue_id in {u.home_venue_id for u in users}}
+    punctuality = {venue_id: rng.uniform(0.75, 0.97) for venue_id in turnout}
     written = 0
     for index, user in enumerate(users):
-        slot = index % 20
-        minute = (index * 7) % 25
-        if slot <= 14:
-            status, at = Status.PRESENT, lecture.starts_at - timedelta(minutes=minute)
-        elif slot <= 16:
-            status, at = Status.LATE, lecture.starts_at + timedelta(minutes=12 + minute)
-        elif slot == 17:
+        venue_id = user.home_venue_id
+        roll = rng.random()
+        if roll < turnout[venue_id]:
+            if rng.random() < punctuality[venue_id]:
+                status, at = Status.PRESENT, lecture.starts_at - timedelta(minutes=rng.randint(0, 28))
+            else:
+                status, at = Status.LATE, lecture.starts_at + timedelta(minutes=rng.randint(11, 40))
+        elif roll < turnout[venue_id] + (1 - turnout[venue_id]) * 0.55:
             status, at = Status.EXCUSED, None
         else:
-            # Absent members get no record: absence is what the closed window implies.
+            # Absent members get no record unless they made up: absence is what the closed window implies.
             status, at = Status.ABSENT, None
-        made_up = slot in (17, 19)
+        made_up = status in (Status.EXCUSED, Status.ABSENT) and rng.random() < 0.6
         if status is Status.ABSENT and not made_up:
             continue
-        record = AttendanceRecord(lecture_id=lecture.id, user_id=user.id, venue_id=user.home_venue_id, status=status,
+        record = AttendanceRecord(lecture_id=lecture.id, user_id=user.id, venue_id=venue_id, status=status,
                                   method=Method.QR if at else (Method.LEAVE if status is Status.EXCUSED else Method.MAKEUP),
                                   checked_in_at=at, updated_at=at or lecture.starts_at)
         if status is Status.EXCUSED:
@@ -214,17 +246,37 @@ def seed_history(lecture: Lecture) -> int:
             done = lecture.ends_at + timedelta(days=2 + index % 5)
             record.made_up_at = done
             db.session.add(KeyPointsRead(lecture_id=lecture.id, user_id=user.id, read_at=done - timedelta(hours=1)))
-            db.session.add(_passed_attempt(user.id, lecture, questions, done))
+            db.session.add(_attempt(user.id, lecture, questions, done, rng, must_pass=True))
+        elif at is not None and questions and rng.random() < 0.55:
+            db.session.add(_attempt(user.id, lecture, questions, lecture.ends_at + timedelta(hours=rng.randint(1, 72)),
+                                    rng, must_pass=False))
         db.session.add(record)
         written += 1
     return written
 
 
-def _passed_attempt(user_id: int, lecture: Lecture, questions: list[Question], at: datetime) -> QuizAttempt:
-    attempt = QuizAttempt(user_id=user_id, lecture_id=lecture.id, submitted_at=at, correct_count=len(questions),
-                          question_count=len(questions), score=100, pass_mark=lecture.quiz_pass_mark, passed=True)
-    for position, question in enumerate(questions, start=1):
+def _attempt(user_id: int, lecture: Lecture, questions: list[Question], at: datetime, rng: random.Random,
+             must_pass: bool) -> QuizAttempt:
+    """A quiz attempt with some wrong answers, graded like a real one; make-up attempts are passing ones."""
+    skill = rng.uniform(0.6, 1.0)
+    while True:
+        chosen = [list(q.answer) if rng.random() < skill else _wrong_choice(q, rng) for q in questions]
+        correct = sum(is_correct(q.answer, c) for q, c in zip(questions, chosen, strict=True))
+        score = score_percent(correct, len(questions))
+        if score >= lecture.quiz_pass_mark or not must_pass:
+            break
+        skill = min(1.0, skill + 0.1)
+    attempt = QuizAttempt(user_id=user_id, lecture_id=lecture.id, submitted_at=at, correct_count=correct,
+                          question_count=len(questions), score=score, pass_mark=lecture.quiz_pass_mark,
+                          passed=score >= lecture.quiz_pass_mark)
+    for position, (question, answer) in enumerate(zip(questions, chosen, strict=True), start=1):
         attempt.answers.append(AttemptAnswer(position=position, question_id=question.id,
-                                             question_snapshot=question.snapshot(), chosen=list(question.answer),
-                                             correct=True))
+                                             question_snapshot=question.snapshot(), chosen=answer,
+                                             correct=is_correct(question.answer, answer)))
     return attempt
+
+
+def _wrong_choice(question: Question, rng: random.Random) -> list[int]:
+    count = len(question.options) or 2  # true/false questions have two implied options
+    wrong = [i for i in range(count) if [i] != sorted(question.answer)]
+    return [rng.choice(wrong)] if wrong else []

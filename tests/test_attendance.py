@@ -144,6 +144,17 @@ def test_member_checks_in_with_the_typed_code(client, org, open_lecture):
     again = client.submit(f"/lectures/{open_lecture.id}/checkin", {"code": code}, token_from="/home")
     assert again.status_code == 200 and "您此前已签到，本次未作更改" in again.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(AttendanceRecord.id))) == 1
+    # Scanning the screen's QR code again leads straight to "already checked in", not to a second form.
+    rescan = client.get(f"/checkin/{link_id(open_lecture.id, org['branch_a'])}?code={code}").get_data(as_text=True)
+    assert "您此前已签到，本次未作更改" in rescan and 'name="code"' not in rescan
+
+
+def test_roster_offers_no_status_for_members_without_one(client, org, open_lecture):
+    client.login("coord01")
+    page = client.get(f"/roster/{link_id(open_lecture.id, org['branch_a'])}").get_data(as_text=True)
+    select = page.split(f'id="status-{org["member_a"]}"')[1].split("</select>")[0]
+    assert '<option value="" selected disabled>请选择状态</option>' in select
+    assert 'value="present" selected' not in select
 
 
 def test_wrong_or_malformed_code_gets_a_clear_message(client, org, open_lecture):

@@ -84,6 +84,24 @@ def test_overview_ranking_and_trend(data):
     assert [value for _lec, value in overview.trend] == [60.0, 60.0]
     only_march = services.organisation_overview(None, L1.date(), L1.date() + timedelta(days=5), now=NOW)
     assert [lec.id for lec in only_march.lectures] == [data["l1"]]
+    # On the day of L2 its check-in is still open: the trend shows only L1, the matrix both.
+    during_l2 = services.organisation_overview(None, None, None, now=L2 + timedelta(minutes=30))
+    assert [lec.id for lec, _value in during_l2.trend] == [data["l1"]]
+    assert [lec.id for lec in during_l2.lectures] == [data["l1"], data["l2"]]
+
+
+def test_my_records_link_every_year_with_lectures(client, data, make_lecture):
+    make_lecture(datetime(2020, 12, 29, 6, 0, tzinfo=timezone.utc))
+    client.login("m0001")
+    page = client.get("/reports/me?year=2026").get_data(as_text=True)
+    assert 'href="/reports/me?year=2020"' in page and 'aria-current="page">2026<' in page
+    assert "测试党课" in client.get("/reports/me?year=2020").get_data(as_text=True)
+
+
+def test_csv_names_its_charset_once(client, data):
+    client.login("admin")
+    response = client.get(f"/reports/lectures/{data['l1']}?format=csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
 
 
 def test_course_matrix(data):

@@ -109,6 +109,11 @@ def checkin_confirm(lecture_venue_id: int):
     """Where the venue screen's QR code leads: one tap to confirm."""
     link = load_lecture_venue(lecture_venue_id)
     lecture = get_lecture_for(current_user, link.lecture_id)
+    existing = services.arrival_of(current_user, lecture)
+    if existing is not None:
+        # Scanning again after checking in: say so at once instead of offering to check in again.
+        return _result_page(lecture, services.CheckinResult(existing, False,
+                                                            other_venue=current_user.home_venue_id != existing.venue_id))
     form = ConfirmCheckinForm(formdata=None, code=request.args.get("code", "").strip()[:6])
     return render_template("attendance/checkin_confirm.html", lecture=lecture, venue=link.venue, link=link, form=form)
 

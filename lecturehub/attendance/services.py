@@ -140,6 +140,13 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
     return CheckinResult(record, created, other_venue=user.home_venue_id != venue_id)
 
 
+def arrival_of(member: User, lecture: Lecture) -> AttendanceRecord | None:
+    """The member's record for the lecture if they have arrived (on time or late), else None."""
+    return db.session.scalar(sa.select(AttendanceRecord).where(
+        AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id == member.id,
+        AttendanceRecord.status.in_([Status.PRESENT, Status.LATE])))
+
+
 def check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, method: Method,
                        now: datetime | None = None) -> CheckinResult:
     """A member's own check-in with the code from a venue screen (scanned or typed)."""

@@ -314,4 +314,5 @@ def me():
             abort(400)
         return exported(tables[name], f"my-{name}-{year}")
     return render_template("reports/me.html", year=year, ledger=ledger, total=total, target=target,
-                           quizzes=quizzes, tasks=open_makeup_tasks(current_user))
+                           quizzes=quizzes, tasks=open_makeup_tasks(current_user),
+                           years=services.member_years(current_user))

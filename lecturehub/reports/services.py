@@ -14,7 +14,7 @@ from flask import current_app
 from lecturehub.accounts.models import Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
 from lecturehub.attendance.services import Phase, effective_status, window_of
-from lecturehub.core.timeutil import local_zone, utcnow
+from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
@@ -214,7 +214,8 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
         cell["arrived"] = cell["present"] + cell["late"]
         cell["rate"] = rate(cell["arrived"], cell["expected"])
     trend = []
-    for lecture in lectures:
+    # A lecture still open (or not yet held) would show as a sudden fall: the trend has finished lectures only.
+    for lecture in (lec for lec in lectures if phases[lec.id] is Phase.CLOSED):
         lecture_cells = [c for (lid, _v), c in cells.items() if lid == lecture.id]
         trend.append((lecture, rate(sum(c["arrived"] for c in lecture_cells),
                                     sum(c["expected"] for c in lecture_cells))))
@@ -301,16 +302,27 @@ class LedgerLine:
     hours: Decimal
 
 
+def _member_lectures(member: User):
+    """Published lectures at the member's venue, or attended elsewhere."""
+    return sa.and_(Lecture.published.is_(True),
+                   sa.or_(Lecture.id.in_(sa.select(LectureVenue.lecture_id)
+                                         .where(LectureVenue.venue_id == member.home_venue_id)),
+                          Lecture.id.in_(sa.select(AttendanceRecord.lecture_id)
+                                         .where(AttendanceRecord.user_id == member.id))))
+
+
+def member_years(member: User) -> list[int]:
+    """The years (in the organisation's zone) in which the member had lectures, newest first; one query."""
+    starts = db.session.scalars(sa.select(Lecture.starts_at).where(_member_lectures(member)))
+    return sorted({to_local(moment).year for moment in starts}, reverse=True)
+
+
 def member_ledger(member: User, year: int, now: datetime | None = None) -> list[LedgerLine]:
     """The member's lectures of the year (at their venue, or attended elsewhere) with the hours each credited."""
     now = now or utcnow()
     start, end = year_bounds(year)
     lectures = list(db.session.scalars(
-        sa.select(Lecture).where(Lecture.starts_at >= start, Lecture.starts_at < end, Lecture.published.is_(True),
-                                 sa.or_(Lecture.id.in_(sa.select(LectureVenue.lecture_id)
-                                                       .where(LectureVenue.venue_id == member.home_venue_id)),
-                                        Lecture.id.in_(sa.select(AttendanceRecord.lecture_id)
-                                                       .where(AttendanceRecord.user_id == member.id))))
+        sa.select(Lecture).where(Lecture.starts_at >= start, Lecture.starts_at < end, _member_lectures(member))
         .order_by(Lecture.starts_at)))
     records = {r.lecture_id: r for r in db.session.scalars(sa.select(AttendanceRecord).where(
         AttendanceRecord.user_id == member.id, AttendanceRecord.lecture_id.in_([lec.id for lec in lectures])))}

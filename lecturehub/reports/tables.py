@@ -107,7 +107,7 @@ def download(table: Table, filename_stem: str, fmt: str) -> Response:
     if fmt == "xlsx":
         data, mimetype = to_xlsx(table), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        data, mimetype = to_csv(table), "text/csv; charset=utf-8"
+        data, mimetype = to_csv(table), "text/csv"  # Werkzeug adds "; charset=utf-8" to text types
     audit.record_now("export.report", request.full_path.rstrip("?"), file=f"{filename_stem}.{fmt}", rows=len(table.rows))
     response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                          download_name=f"{filename_stem}.{fmt}")
