@@ -90,6 +90,17 @@ def test_login_is_rate_limited_per_account(rate_limited_app, org):
     assert "请稍候" in client.submit("/login", {"username": "m0002", "password": PASSWORD}).get_data(as_text=True)
 
 
+def test_login_is_rate_limited_per_address_across_accounts(rate_limited_app, org):
+    app = rate_limited_app(LOGIN_IP_RATE_LIMIT="4 per minute", LOGIN_RATE_LIMIT="100 per minute")
+    guesser = app.test_client()
+    statuses = [guesser.submit("/login", {"username": name, "password": "wrong-password1"}).status_code
+                for name in ("m0001", "m0002", "m0003", "coord01", "coord02")]
+    assert statuses == [401, 401, 401, 401, 429]
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.0.0.9"  # another address is not held back
+    assert elsewhere.submit("/login", {"username": "m0001", "password": PASSWORD}).status_code == 302
+
+
 def test_forced_password_change_for_new_accounts(client, org):
     user = db.session.get(User, org["member_b"])
     user.must_change_password = True
