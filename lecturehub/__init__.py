@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from .config import load_config
-from .core.i18n import LANGUAGES, select_locale
+from .core.i18n import LANGUAGES, babel_locale, select_locale
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -40,7 +40,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    babel.init_app(app, locale_selector=babel_locale, default_translation_directories="translations")
     limiter.init_app(app)
 
     login_manager.init_app(app)

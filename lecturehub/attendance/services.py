@@ -94,18 +94,18 @@ def venue_takes_part(lecture_id: int, venue_id: int) -> bool:
     ) is not None
 
 
-def _insert_ignoring_duplicate(values: dict) -> bool:
-    """Insert a record unless the member already has one; True when this call wrote it.
+def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
+    """Insert a record unless the member already has one; the new record when this call wrote it, else None.
 
     The unique constraint decides, so two simultaneous check-ins by the same member cannot
-    both win, on SQLite and PostgreSQL alike.
+    both win, on SQLite and PostgreSQL alike. RETURNING the row saves reading it back.
     """
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AttendanceRecord)
     statement = (insert.values(**values).on_conflict_do_nothing(index_elements=["lecture_id", "user_id"])
-                 .returning(AttendanceRecord.id))
+                 .returning(AttendanceRecord))
     # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-    return db.session.execute(statement).scalar_one_or_none() is not None
+    return db.session.scalars(statement).one_or_none()
 
 
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
@@ -120,11 +120,13 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
     status = Status.PRESENT if phase is Phase.ON_TIME else Status.LATE
     values = dict(lecture_id=lecture.id, user_id=user.id, venue_id=venue_id, status=status, method=method,
                   checked_in_at=now, reason="", updated_at=now)
-    created = _insert_ignoring_duplicate(values)
-    record = db.session.scalar(
-        sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture.id,
-                                          AttendanceRecord.user_id == user.id)
-    )
+    record = _insert_ignoring_duplicate(values)
+    created = record is not None
+    if record is None:
+        record = db.session.scalar(
+            sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture.id,
+                                              AttendanceRecord.user_id == user.id)
+        )
     if not created and record.status in (Status.EXCUSED, Status.ABSENT):
         # Marked excused or absent beforehand, yet here after all: the arrival wins.
         _log_change(record, status, method, by, now, _("Arrived at the lecture"))
