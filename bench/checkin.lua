@@ -1,8 +1,9 @@
 -- wrk script: every member checks in once, through the same form a phone posts
 -- (session cookie, CSRF token, code). Members are split between wrk's threads.
 -- Arguments after "--": sessions file, lecture id, codes, number of threads.
---   codes: "<first period>:<code>,<code>,..." — the venue screen's code for consecutive 30 s periods
---   from <first period> (Unix time // 30); each request uses the code on the screen at that moment.
+--   codes: "<first period>:<venue 1's codes>;<venue 2's codes>;..." — each venue screen's code for consecutive
+--   30 s periods from <first period> (Unix time // 30), comma-separated; each member types the code on their
+--   home venue's screen at the moment of the request (the sessions file gives the venue, 1-based).
 -- A thread stops once each of its members has been answered "✔ Checked in" (the record was created).
 -- Connections that are still busy meanwhile send a second tap for members already sent, as a phone
 -- whose owner taps twice would; those count as requests, not as check-ins.
@@ -32,23 +33,28 @@ end
 function init(args)
   local file, nthreads = args[1], tonumber(args[4])
   lecture = args[2]
-  local first, list = args[3]:match("^(%d+):(.*)$")
+  local first, lists = args[3]:match("^(%d+):(.*)$")
   first_period, codes = tonumber(first), {}
-  for code in list:gmatch("%d+") do table.insert(codes, code) end
+  for list in lists:gmatch("[^;]+") do
+    local venue = {}
+    for code in list:gmatch("%d+") do table.insert(venue, code) end
+    table.insert(codes, venue)
+  end
   members, index, created, answered, refused, started, finished = {}, 0, 0, 0, 0, 0, 0
   local i = 0
   for line in io.lines(file) do
     if i % nthreads == id then
-      local cookie, token = line:match("([^\t]+)\t([^\t]+)")
-      table.insert(members, {cookie = cookie, token = token})
+      local cookie, token, venue = line:match("([^\t]+)\t([^\t]+)\t(%d+)")
+      table.insert(members, {cookie = cookie, token = token, venue = tonumber(venue)})
     end
     i = i + 1
   end
 end
 
-local function current_code()
+local function current_code(venue)
   local period = math.floor(clock(0) / 30)
-  return codes[math.max(1, math.min(#codes, period - first_period + 1))]
+  local list = codes[venue]
+  return list[math.max(1, math.min(#list, period - first_period + 1))]
 end
 
 function request()
@@ -62,7 +68,7 @@ function request()
   headers["Cookie"] = "session=" .. member.cookie
   headers["Content-Type"] = "application/x-www-form-urlencoded"
   return wrk.format("POST", "/lectures/" .. lecture .. "/checkin", headers,
-    "csrf_token=" .. member.token .. "&code=" .. current_code())
+    "csrf_token=" .. member.token .. "&code=" .. current_code(member.venue))
 end
 
 function response(status, headers, body)

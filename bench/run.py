@@ -204,10 +204,26 @@ def mint_sessions(app) -> dict[str, tuple[str, str]]:
     return {username: mint_session(app, user_id) for user_id, username in users}
 
 
-def write_sessions(path: Path, sessions: dict[str, tuple[str, str]]) -> None:
-    """The wrk script's input: one member a line, cookie TAB token."""
-    lines = [f"{cookie}\t{token}" for username, (cookie, token) in sessions.items() if username.startswith("m")]
+def write_sessions(path: Path, sessions: dict[str, tuple[str, str]], venue_of: dict[str, int]) -> None:
+    """The wrk script's input: one member a line, cookie TAB token TAB home venue (1-based, in the codes' order)."""
+    lines = [f"{cookie}\t{token}\t{venue_of[username]}" for username, (cookie, token) in sessions.items()
+             if username in venue_of]
     path.write_text("\n".join(lines) + "\n")
+
+
+def member_venues(app) -> tuple[list[int], dict[str, int]]:
+    """The venue ids in order, and each member's home venue as a 1-based index into them."""
+    from lecturehub.accounts.models import Role, User
+    from lecturehub.extensions import db
+    from lecturehub.venues.models import Venue
+
+    with app.app_context():
+        venue_ids = list(db.session.scalars(sa.select(Venue.id).order_by(Venue.position)))
+        index = {venue_id: n + 1 for n, venue_id in enumerate(venue_ids)}
+        homes = {username: index[venue_id] for username, venue_id in db.session.execute(
+            sa.select(User.username, User.home_venue_id).where(User.role == Role.MEMBER))}
+        db.session.remove()
+    return venue_ids, homes
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -367,7 +383,8 @@ def report_pages(app, base: str, cookies: dict, info: dict) -> list[dict]:
     return results
 
 
-def profile_checkins(url: str, sessions: dict, info: dict, kind: str, count: int = 400) -> dict:
+def profile_checkins(url: str, sessions: dict, info: dict, kind: str, venue_ids: list[int], venue_of: dict[str, int],
+                     count: int = 400) -> dict:
     """pyinstrument over `count` check-ins in-process (production settings, rate limits on) on a second open
     lecture, one after another: where a check-in's time goes when the server is not waiting for anything."""
     from pyinstrument import Profiler
@@ -379,14 +396,15 @@ def profile_checkins(url: str, sessions: dict, info: dict, kind: str, count: int
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
     lecture = info["profile_lecture"]
-    members = [v for k, v in sessions.items() if k.startswith("m")][:count]
+    members = [(cookie, token, venue_of[username]) for username, (cookie, token) in sessions.items()
+               if username in venue_of][:count]
     statements = []
 
     def counter(*_args):
         statements.append(1)
 
     with app.app_context():
-        code, _left = codes.current_code(lecture, info["venue"], utcnow())
+        shown = [codes.current_code(lecture, venue_id, utcnow())[0] for venue_id in venue_ids]
         engine = db.engine
     # Requests outside any outer application context, so each gets its own `g` as under gunicorn
     # (Flask-Login caches the user there).
@@ -395,8 +413,8 @@ def profile_checkins(url: str, sessions: dict, info: dict, kind: str, count: int
     profiler = Profiler(interval=0.0005)
     started = time.perf_counter()
     with profiler:
-        for cookie, token in members:
-            response = client.post(f"/lectures/{lecture}/checkin", data={"csrf_token": token, "code": code},
+        for cookie, token, venue in members:
+            response = client.post(f"/lectures/{lecture}/checkin", data={"csrf_token": token, "code": shown[venue - 1]},
                                    headers={"User-Agent": USER_AGENT, "Cookie": f"session={cookie}"},
                                    environ_base={"REMOTE_ADDR": "127.0.0.1"})
             assert response.status_code == 200 and "<h1>✔" in response.text, response.status_code
@@ -424,13 +442,15 @@ def profile_page(app, cookie: str, path: str, kind: str, name: str) -> str:
     return str(out.relative_to(ROOT))
 
 
-def burst_codes(app, lecture_id: int, venue_id: int, periods: int = 40) -> str:
-    """The venue screen's codes for the next `periods` 30 s periods, for the wrk script to show its members."""
+def burst_codes(app, lecture_id: int, venue_ids: list[int], periods: int = 40) -> str:
+    """Each venue screen's codes for the next `periods` 30 s periods, for the wrk script to show each member the
+    code of their home venue: "<first period>:<venue 1 codes, comma-separated>;<venue 2 codes>;…"."""
     from lecturehub.attendance import codes
 
     first = int(time.time()) // codes.PERIOD_SECONDS
     with app.app_context():
-        return f"{first}:" + ",".join(codes.code_for(lecture_id, venue_id, first + n) for n in range(periods))
+        return f"{first}:" + ";".join(",".join(codes.code_for(lecture_id, venue_id, first + n) for n in range(periods))
+                                      for venue_id in venue_ids)
 
 
 def gunicorn_settings() -> dict:
@@ -444,6 +464,7 @@ def run(kind: str, members: int, lectures: int) -> dict:
     from lecturehub.core.bench import create_probe_table
     from lecturehub.extensions import db
 
+    RESULTS.mkdir(parents=True, exist_ok=True)
     url = database_url(kind)
     env = environment(url)
     subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
@@ -472,11 +493,12 @@ def run(kind: str, members: int, lectures: int) -> dict:
         memory_after_sign_ins = worker_memory(server.pid)
         sessions.update(real_sessions)
         sessions_file = WORK / f"sessions-{kind}.txt"
-        write_sessions(sessions_file, sessions)
+        venue_ids, venue_of = member_venues(app)
+        write_sessions(sessions_file, sessions, venue_of)
         print(f"[{kind}] check-in burst of {members} members …", flush=True)
         burst = wrk([f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", "-d300s", "--timeout", "10s", "-s",
                      str(ROOT / "bench" / "checkin.lua"), "-H", f"User-Agent: {USER_AGENT}", base, "--",
-                     str(sessions_file), str(info["live_lecture"]), burst_codes(app, info["live_lecture"], info["venue"]),
+                     str(sessions_file), str(info["live_lecture"]), burst_codes(app, info["live_lecture"], venue_ids),
                      str(WRK_THREADS)], threads_done=WRK_THREADS)
         burst["check_ins_per_second"] = round(burst["created"] / burst["burst_seconds"], 1)
         print(f"[{kind}] {burst}", flush=True)
@@ -497,7 +519,7 @@ def run(kind: str, members: int, lectures: int) -> dict:
         server.wait(timeout=30)
     load_end = load_average()
     print(f"[{kind}] profiles …", flush=True)
-    profile = profile_checkins(url, sessions, info, kind)
+    profile = profile_checkins(url, sessions, info, kind, venue_ids, venue_of)
     for page in reports:
         if page["median_ms"] >= 150:
             name = re.sub(r"[^a-z0-9]+", "-", page["page"].lower()).strip("-")
