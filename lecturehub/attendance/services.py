@@ -134,8 +134,23 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
         created = True
     elif created and by is not None:
         _log_change(record, status, method, by, now, "", old_status=None)
-    db.session.commit()
+    _commit_keeping_loaded()
     return CheckinResult(record, created, other_venue=user.home_venue_id != venue_id)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds.
+
+    The answer to a check-in shows the record just written, the member and the lecture, all read or
+    returned in this transaction; after an ordinary commit SQLAlchemy would read each of them again
+    (three more statements on the busiest path, about a fifth of its time).
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, method: Method,
