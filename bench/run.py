@@ -425,7 +425,11 @@ def profile_checkins(url: str, sessions: dict, info: dict, kind: str, venue_ids:
     path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
     return {"check_ins": len(members), "ms_per_check_in": round(seconds * 1000 / len(members), 2),
             "queries_per_check_in": round(len(statements) / len(members), 2),
-            "profile": str(path.relative_to(ROOT))}
+            "profile": shown_path(path)}
+
+
+def shown_path(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def profile_page(app, cookie: str, path: str, kind: str, name: str) -> str:
@@ -439,7 +443,7 @@ def profile_page(app, cookie: str, path: str, kind: str, name: str) -> str:
         client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     out = RESULTS / f"profile-{kind}-{name}.txt"
     out.write_text(profiler.output_text(unicode=True, color=False))
-    return str(out.relative_to(ROOT))
+    return shown_path(out)
 
 
 def burst_codes(app, lecture_id: int, venue_ids: list[int], periods: int = 40) -> str:
@@ -564,8 +568,17 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--lectures", type=int, default=50)
+    parser.add_argument("--results", type=Path, default=None,
+                        help="write the JSON and profiles here instead, and leave docs/performance.md alone "
+                             "(for trial runs at other sizes)")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    if args.results is not None:
+        global RESULTS
+        RESULTS = args.results.resolve()
+        for kind in kinds:
+            run(kind, args.members, args.lectures)
+        return
     results = [run(kind, args.members, args.lectures) for kind in kinds]
     for kind in ("sqlite", "postgresql"):
         if kind not in kinds and (RESULTS / f"{kind}.json").exists():
