@@ -469,6 +469,8 @@ def run(kind: str, members: int, lectures: int) -> dict:
     from lecturehub.extensions import db
 
     RESULTS.mkdir(parents=True, exist_ok=True)
+    for old in RESULTS.glob(f"profile-{kind}-*.txt"):  # only this run's profiles stay
+        old.unlink()
     url = database_url(kind)
     env = environment(url)
     subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
