@@ -1,12 +1,15 @@
 """LectureHub benchmark: a check-in burst of every member, the stack's reference limits, and the reports.
 
-    make bench                      # both databases
-    .venv/bin/python bench/run.py --db sqlite --members 5000 --lectures 50
+    make bench                      # both databases, full size (about 6 minutes)
+    .venv/bin/python bench/run.py --db sqlite --members 500 --lectures 5 --results /tmp/trial   # a quick trial
 
 Builds 25 venues, 5,000 members and 50 past lectures with about 250,000 attendance records, starts
-gunicorn with the production settings (bench/gunicorn.conf.py), and drives it with wrk. Writes
-bench/results/<db>.json and the tables in docs/performance.md. Needs wrk (apt-get install wrk) and,
-for PostgreSQL, the server at 127.0.0.1:5432. Not part of the test suite's pass/fail.
+gunicorn with the production settings (bench/gunicorn.conf.py), measures the two reference endpoints,
+50 real sign-ins, the check-in burst of every member (wrk, bench/checkin.lua) and the report pages, then
+profiles a check-in and every report page over 150 ms (pyinstrument). Writes bench/results/<db>.json,
+the profiles, and docs/performance.md (tables + bench/analysis.md). Needs wrk (`make bench` installs it)
+and, for PostgreSQL, the server at 127.0.0.1:5432 (trust auth; it creates its own database).
+Not part of the test suite's pass/fail.
 """
 from __future__ import annotations
 
