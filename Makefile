@@ -21,8 +21,11 @@ test: install
 	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The benchmark (not part of the test suite): needs wrk and PostgreSQL at 127.0.0.1:5432.
+# The benchmark (not part of the test suite): installs wrk (Debian) if missing; needs PostgreSQL at 127.0.0.1:5432.
+# BENCH_ARGS="--db sqlite --members 500 --lectures 5" for a quick run.
 bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Refresh the message catalogues after changing user-visible text, then fill in the Chinese.

@@ -1,12 +1,15 @@
 """LectureHub benchmark: a check-in burst of every member, the stack's reference limits, and the reports.
 
-    make bench                      # both databases
-    .venv/bin/python bench/run.py --db sqlite --members 5000 --lectures 50
+    make bench                      # both databases, full size (about 6 minutes)
+    .venv/bin/python bench/run.py --db sqlite --members 500 --lectures 5 --results /tmp/trial   # a quick trial
 
 Builds 25 venues, 5,000 members and 50 past lectures with about 250,000 attendance records, starts
-gunicorn with the production settings (bench/gunicorn.conf.py), and drives it with wrk. Writes
-bench/results/<db>.json and the tables in docs/performance.md. Needs wrk (apt-get install wrk) and,
-for PostgreSQL, the server at 127.0.0.1:5432. Not part of the test suite's pass/fail.
+gunicorn with the production settings (bench/gunicorn.conf.py), measures the two reference endpoints,
+50 real sign-ins, the check-in burst of every member (wrk, bench/checkin.lua) and the report pages, then
+profiles a check-in and every report page over 150 ms (pyinstrument). Writes bench/results/<db>.json,
+the profiles, and docs/performance.md (tables + bench/analysis.md). Needs wrk (`make bench` installs it)
+and, for PostgreSQL, the server at 127.0.0.1:5432 (trust auth; it creates its own database).
+Not part of the test suite's pass/fail.
 """
 from __future__ import annotations
 
@@ -15,12 +18,15 @@ import json
 import os
 import platform
 import random
+import re
+import runpy
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -33,6 +39,9 @@ RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = os.environ.get("LECTUREHUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "benchmark-secret-key"
 CONNECTIONS = 32
+WRK_THREADS = 2
+SIGNIN_SAMPLE = 50  # members who also sign in for real, with a real password hash
+SIGNIN_PASSWORD = "bench-pass-1"
 USER_AGENT = "lecturehub-bench"
 
 sys.path.insert(0, str(ROOT))
@@ -83,10 +92,14 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         course = Course(slug="bench", title="四史学习教育专题党课（基准）")
         db.session.add(course)
         db.session.flush()
-        password_hash = generate_password_hash("bench-pass-1", method="pbkdf2:sha256:1000")
+        # Minted sessions skip the password, so most members get a cheap hash; the sample that signs in for
+        # real gets the app's own (scrypt), so that sign-in is measured at its true cost.
+        password_hash = generate_password_hash(SIGNIN_PASSWORD, method="pbkdf2:sha256:1000")
+        real_hash = generate_password_hash(SIGNIN_PASSWORD)
         db.session.execute(sa.insert(User), [
             {"username": f"m{i:05d}", "name": f"党员{i}", "member_no": f"m{i:05d}", "role": Role.MEMBER,
-             "home_venue_id": venues[i % len(venues)].id, "password_hash": password_hash, "active": True,
+             "home_venue_id": venues[i % len(venues)].id, "active": True,
+             "password_hash": real_hash if i < SIGNIN_SAMPLE else password_hash,
              "must_change_password": False, "created_at": datetime.now(timezone.utc)} for i in range(members)])
         admin = User(username="admin", name="管理员", role=Role.ADMIN, password_hash=password_hash)
         coordinator = User(username="coord01", name="负责人", role=Role.COORDINATOR, password_hash=password_hash,
@@ -104,7 +117,11 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         live = Lecture(course=course, slug="live", title="正在签到的党课", speaker="主讲人",
                        starts_at=now + timedelta(minutes=10), ends_at=now + timedelta(hours=2))
         live.venue_links = [LectureVenue(venue=v) for v in venues]
-        db.session.add_all(lectures + [live])
+        # A second open lecture for the in-process profile of the check-in path.
+        probe = Lecture(course=course, slug="profile", title="剖析用党课", speaker="主讲人",
+                        starts_at=now + timedelta(minutes=10), ends_at=now + timedelta(hours=2))
+        probe.venue_links = [LectureVenue(venue=v) for v in venues]
+        db.session.add_all(lectures + [live, probe])
         db.session.commit()
         member_rows = db.session.execute(sa.select(User.id, User.home_venue_id).where(User.role == Role.MEMBER)).all()
         batch, attempts, records = [], [], 0
@@ -142,43 +159,113 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         db.session.execute(sa.insert(QuizAttempt), attempts)
         db.session.commit()
         info = {"venues": len(venues), "members": members, "lectures": lecture_count, "records": records,
-                "quiz_attempts": len(attempts), "live_lecture": live.id, "course": course.id,
+                "quiz_attempts": len(attempts), "live_lecture": live.id, "profile_lecture": probe.id,
+                "course": course.id,
                 "venue": venues[1].id, "past_lecture": lectures[-1].id, "seconds": round(time.perf_counter() - started, 1)}
         db.session.remove()
         db.engine.dispose()
     return info
 
 
-def mint_sessions(app, path: Path) -> dict:
-    """A signed-in session cookie and CSRF token per member, made by the app's own session machinery.
+def mint_session(app, user_id: int) -> tuple[str, str]:
+    """One member signed in: the session cookie and CSRF token that signing in and opening the lecture page give.
 
-    Equivalent to each member signing in (which is scrypt-bound by design and not what is measured here).
+    Runs the app's own steps in a request made as the benchmark's client (its address and User-Agent, which
+    session protection checks): `login_user` as the sign-in view calls it, `generate_csrf` as the page's form
+    does, and the app's session interface writes the cookie. Only the password check is skipped (scrypt by
+    design; `real_sign_ins` measures it). `start_session` writes the server-side sign-in row (and its audit
+    entry) exactly as the sign-in view does.
     """
     from flask import session
     from flask_login import login_user
     from flask_wtf.csrf import generate_csrf
 
     from lecturehub.accounts.models import User
+    from lecturehub.accounts.services import start_session
     from lecturehub.extensions import db
 
-    extra = {}
+    # Its own request (and so application) context: Flask-WTF caches the token in `g`.
+    with app.test_request_context("/login", method="POST", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                  headers={"User-Agent": USER_AGENT}):
+        user = db.session.get(User, user_id)
+        start_session(user)
+        login_user(user)
+        token = generate_csrf()
+        response = app.response_class()
+        app.session_interface.save_session(app, session, response)
+        cookie = next(value.split(";", 1)[0].split("=", 1)[1] for value in response.headers.getlist("Set-Cookie")
+                      if value.startswith(app.config["SESSION_COOKIE_NAME"] + "="))
+    return cookie, token
+
+
+def mint_sessions(app) -> dict[str, tuple[str, str]]:
+    """`mint_session` for every user, by user name."""
+    from lecturehub.accounts.models import User
+    from lecturehub.extensions import db
+
     with app.app_context():
-        users = db.session.scalars(sa.select(User).order_by(User.id)).all()
-        serializer = app.session_interface.get_signing_serializer(app)
-        lines = []
-        for user in users:
-            with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                          headers={"User-Agent": USER_AGENT}):
-                login_user(user)
-                token = generate_csrf()
-                cookie = serializer.dumps(dict(session))
-            if user.username in ("admin", "coord01"):
-                extra[user.username] = cookie
-            else:
-                lines.append(f"{cookie}\t{token}")
+        users = db.session.execute(sa.select(User.id, User.username).order_by(User.id)).all()
         db.session.remove()
+    return {username: mint_session(app, user_id) for user_id, username in users}
+
+
+def write_sessions(path: Path, sessions: dict[str, tuple[str, str]], venue_of: dict[str, int]) -> None:
+    """The wrk script's input: one member a line, cookie TAB token TAB home venue (1-based, in the codes' order)."""
+    lines = [f"{cookie}\t{token}\t{venue_of[username]}" for username, (cookie, token) in sessions.items()
+             if username in venue_of]
     path.write_text("\n".join(lines) + "\n")
-    return extra
+
+
+def member_venues(app) -> tuple[list[int], dict[str, int]]:
+    """The venue ids in order, and each member's home venue as a 1-based index into them."""
+    from lecturehub.accounts.models import Role, User
+    from lecturehub.extensions import db
+    from lecturehub.venues.models import Venue
+
+    with app.app_context():
+        venue_ids = list(db.session.scalars(sa.select(Venue.id).order_by(Venue.position)))
+        index = {venue_id: n + 1 for n, venue_id in enumerate(venue_ids)}
+        homes = {username: index[venue_id] for username, venue_id in db.session.execute(
+            sa.select(User.username, User.home_venue_id).where(User.role == Role.MEMBER))}
+        db.session.remove()
+    return venue_ids, homes
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def real_sign_ins(base: str, usernames: list[str], lecture_id: int) -> tuple[dict, dict[str, tuple[str, str]]]:
+    """Sign `usernames` in for real, 8 at a time, as a phone does: GET /login, POST /login (scrypt password
+    check, 302), GET the lecture page for the check-in form's token. Times the POST. Their sessions then
+    replace the minted ones in the burst, so the burst also shows that real sign-ins check in the same way."""
+    def one(username: str) -> tuple[str, float, str, str]:
+        client = requests.Session()
+        client.headers["User-Agent"] = USER_AGENT
+        token = CSRF_FIELD.search(client.get(f"{base}/login", timeout=60).text).group(1)
+        started = time.perf_counter()
+        response = client.post(f"{base}/login", data={"csrf_token": token, "username": username,
+                                                       "password": SIGNIN_PASSWORD},
+                               allow_redirects=False, timeout=60)
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 302, (username, response.status_code)
+        page = client.get(f"{base}/lectures/{lecture_id}", timeout=60)
+        assert page.status_code == 200, (username, page.status_code)
+        return username, elapsed, client.cookies["session"], CSRF_FIELD.search(page.text).group(1)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, usernames))
+    seconds = time.perf_counter() - started
+    times = sorted(r[1] for r in results)
+    stats = {"count": len(results), "concurrency": 8, "seconds": round(seconds, 2),
+             "per_second": round(len(results) / seconds, 1), "p50_ms": round(percentile(times, 50), 1),
+             "p95_ms": round(percentile(times, 95), 1), "max_ms": round(times[-1], 1),
+             "password_hash": "werkzeug default (scrypt)"}
+    return stats, {username: (cookie, token) for username, _ms, cookie, token in results}
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
@@ -186,23 +273,46 @@ def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
         [str(Path(sys.executable).parent / "gunicorn"), "--config", str(ROOT / "bench" / "gunicorn.conf.py"),
          "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
                 return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the workers are still importing
             time.sleep(0.3)
     process.kill()
     raise RuntimeError("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
 
 
-def wrk(args: list[str]) -> dict:
-    output = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True).stdout
+def wrk(args: list[str], threads_done: int | None = None) -> dict:
+    """Run wrk with one of the bench/*.lua scripts and parse its RESULT line. With `threads_done`, interrupt wrk
+    (SIGINT: it then reports at once) after that many threads print THREAD DONE, instead of waiting out -d."""
+    process = subprocess.Popen(["wrk", *args], stdout=subprocess.PIPE, text=True)
+    lines, done = [], 0
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("UNEXPECTED "):
+            print(line[:800].rstrip(), flush=True)
+        if threads_done and line.startswith("THREAD DONE"):
+            done += 1
+            if done == threads_done:
+                process.send_signal(signal.SIGINT)
+    if process.wait() != 0:
+        raise RuntimeError("wrk failed: " + "".join(lines)[-2000:])
+    output = "".join(lines)
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
-    result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
+    # A 3xx (e.g. to the sign-in page) is an error too; wrk counts only 4xx/5xx as errors_status.
+    redirects = result.get("not_200", 0) - result["errors_status"]
+    result["errors"] = sum(result[k] for k in ("errors_status", "errors_connect", "errors_read", "errors_write",
+                                               "errors_timeout")) + max(0, redirects)
+    result["rps"] = round(result["requests"] / result["burst_seconds"], 1)
     return result
+
+
+def reference(base: str, which: str) -> dict:
+    return wrk([f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", "-d10s", "--timeout", "10s", "-s",
+                str(ROOT / "bench" / "reference.lua"), "-H", f"User-Agent: {USER_AGENT}", base, "--", which])
 
 
 def worker_memory(master: int) -> list[float]:
@@ -216,102 +326,232 @@ def worker_memory(master: int) -> list[float]:
     return peaks
 
 
-def report_pages(app, base: str, cookies: dict, info: dict) -> list[dict]:
-    """Median time of five requests over HTTP, and SQL statements per page counted in-process."""
+def load_average() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def report_page_list(info: dict) -> list[tuple[str, str, str]]:
+    lecture, venue, course = info["past_lecture"], info["venue"], info["course"]
+    return [
+        ("admin", "Organisation overview (25 venues × 50 lectures)", "/reports/overview"),
+        ("admin", "Organisation overview XLSX", "/reports/overview?format=xlsx"),
+        ("admin", "Lecture report (25 venues)", f"/reports/lectures/{lecture}"),
+        ("admin", "Lecture report XLSX", f"/reports/lectures/{lecture}?format=xlsx"),
+        ("admin", "Study hours (25 venues)", "/reports/hours?year=2025"),
+        ("admin", "Quiz analysis (25 venues)", f"/lectures/{lecture}/quiz/analysis"),
+        ("coord01", "Venue drill-down", f"/reports/lectures/{lecture}/venues/{venue}"),
+        ("coord01", "Venue course matrix (200 members × 50 lectures)", f"/reports/courses/{course}/venues/{venue}"),
+        ("coord01", "Venue course matrix XLSX", f"/reports/courses/{course}/venues/{venue}?format=xlsx"),
+        ("coord01", "Venue study hours per member", f"/reports/hours/venues/{venue}?year=2025"),
+        ("coord01", "Printable branch record", f"/reports/lectures/{lecture}/venues/{venue}/record"),
+    ]
+
+
+def count_queries(app, cookie: str, path: str) -> int:
+    """SQL statements one request for `path` runs, counted in-process on the same database."""
     from lecturehub.extensions import db
 
-    pages = [
-        ("admin", "Organisation report", "/reports/overview"),
-        ("admin", "Lecture report (25 venues)", f"/reports/lectures/{info['past_lecture']}"),
-        ("admin", "Lecture report XLSX", f"/reports/lectures/{info['past_lecture']}?format=xlsx"),
-        ("admin", "Study hours (25 venues)", "/reports/hours?year=2025"),
-        ("coord01", "Venue drill-down", f"/reports/lectures/{info['past_lecture']}/venues/{info['venue']}"),
-        ("coord01", "Venue course matrix (50 lectures)", f"/reports/courses/{info['course']}/venues/{info['venue']}"),
-        ("coord01", "Venue matrix XLSX", f"/reports/courses/{info['course']}/venues/{info['venue']}?format=xlsx"),
-        ("admin", "Quiz analysis", f"/lectures/{info['past_lecture']}/quiz/analysis"),
-    ]
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    client = app.test_client(use_cookies=False)
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path, headers={"User-Agent": USER_AGENT, "Cookie": f"session={cookie}"},
+                              environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(statements)
+
+
+def report_pages(app, base: str, cookies: dict, info: dict) -> list[dict]:
+    """Median time of five requests over HTTP (after one warm-up), and SQL statements per page."""
     results = []
-    for who, label, path in pages:
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
-        session.cookies.set("session", cookies[who])
+    for who, label, path in report_page_list(info):
+        client = requests.Session()
+        client.headers["User-Agent"] = USER_AGENT
+        client.cookies.set("session", cookies[who])
         times = []
         for _ in range(6):
             started = time.perf_counter()
-            response = session.get(base + path, timeout=60)
+            response = client.get(base + path, timeout=120)
             times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (path, response.status_code)
-        statements = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        with app.app_context():
-            client = app.test_client()
-            client.set_cookie("session", cookies[who])
-            sa.event.listen(db.engine, "before_cursor_execute", count)
-            client.get(path, headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
-            sa.event.remove(db.engine, "before_cursor_execute", count)
-        results.append({"page": label, "path": path, "median_ms": round(statistics.median(times[1:]), 1),
-                        "queries": len(statements), "bytes": len(response.content)})
+        results.append({"page": label, "who": who, "path": path, "median_ms": round(statistics.median(times[1:]), 1),
+                        "max_ms": round(max(times[1:]), 1), "queries": count_queries(app, cookies[who], path),
+                        "bytes": len(response.content)})
     return results
+
+
+def profile_checkins(url: str, sessions: dict, info: dict, kind: str, venue_ids: list[int], venue_of: dict[str, int],
+                     count: int = 400) -> dict:
+    """pyinstrument over `count` check-ins in-process (production settings, rate limits on) on a second open
+    lecture, one after another: where a check-in's time goes when the server is not waiting for anything."""
+    from pyinstrument import Profiler
+
+    from lecturehub import create_app
+    from lecturehub.attendance import codes
+    from lecturehub.core.timeutil import utcnow
+    from lecturehub.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    lecture = info["profile_lecture"]
+    members = [(cookie, token, venue_of[username]) for username, (cookie, token) in sessions.items()
+               if username in venue_of][:count]
+    statements = []
+
+    def counter(*_args):
+        statements.append(1)
+
+    with app.app_context():
+        shown = [codes.current_code(lecture, venue_id, utcnow())[0] for venue_id in venue_ids]
+        engine = db.engine
+    # Requests outside any outer application context, so each gets its own `g` as under gunicorn
+    # (Flask-Login caches the user there).
+    client = app.test_client(use_cookies=False)  # each request carries its member's cookie, nothing else
+    sa.event.listen(engine, "before_cursor_execute", counter)
+    profiler = Profiler(interval=0.0005)
+    started = time.perf_counter()
+    with profiler:
+        for cookie, token, venue in members:
+            response = client.post(f"/lectures/{lecture}/checkin", data={"csrf_token": token, "code": shown[venue - 1]},
+                                   headers={"User-Agent": USER_AGENT, "Cookie": f"session={cookie}"},
+                                   environ_base={"REMOTE_ADDR": "127.0.0.1"})
+            assert response.status_code == 200 and "<h1>✔" in response.text, response.status_code
+    seconds = time.perf_counter() - started
+    sa.event.remove(engine, "before_cursor_execute", counter)
+    engine.dispose()
+    path = RESULTS / f"profile-{kind}-checkin.txt"
+    path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    return {"check_ins": len(members), "ms_per_check_in": round(seconds * 1000 / len(members), 2),
+            "queries_per_check_in": round(len(statements) / len(members), 2),
+            "profile": shown_path(path)}
+
+
+def shown_path(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def profile_page(app, cookie: str, path: str, kind: str, name: str) -> str:
+    """pyinstrument over one report page in-process; the text profile's path."""
+    from pyinstrument import Profiler
+
+    client = app.test_client(use_cookies=False)
+    headers = {"User-Agent": USER_AGENT, "Cookie": f"session={cookie}"}
+    client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    with Profiler(interval=0.0005) as profiler:
+        client.get(path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    out = RESULTS / f"profile-{kind}-{name}.txt"
+    out.write_text(profiler.output_text(unicode=True, color=False))
+    return shown_path(out)
+
+
+def burst_codes(app, lecture_id: int, venue_ids: list[int], periods: int = 40) -> str:
+    """Each venue screen's codes for the next `periods` 30 s periods, for the wrk script to show each member the
+    code of their home venue: "<first period>:<venue 1 codes, comma-separated>;<venue 2 codes>;…"."""
+    from lecturehub.attendance import codes
+
+    first = int(time.time()) // codes.PERIOD_SECONDS
+    with app.app_context():
+        return f"{first}:" + ";".join(",".join(codes.code_for(lecture_id, venue_id, first + n) for n in range(periods))
+                                      for venue_id in venue_ids)
+
+
+def gunicorn_settings() -> dict:
+    settings = runpy.run_path(str(ROOT / "bench" / "gunicorn.conf.py"))
+    return {k: settings[k] for k in ("workers", "worker_class", "threads", "timeout", "keepalive")}
 
 
 def run(kind: str, members: int, lectures: int) -> dict:
     from lecturehub import create_app
-    from lecturehub.attendance import codes
     from lecturehub.attendance.models import AttendanceRecord
-    from lecturehub.core.timeutil import utcnow
+    from lecturehub.core.bench import create_probe_table
     from lecturehub.extensions import db
 
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for old in RESULTS.glob(f"profile-{kind}-*.txt"):  # only this run's profiles stay
+        old.unlink()
     url = database_url(kind)
     env = environment(url)
     subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        create_probe_table(db.engine)
     print(f"[{kind}] building the data set …", flush=True)
     info = build_data(app, members, lectures)
     print(f"[{kind}] {info}", flush=True)
-    sessions_file = WORK / f"sessions-{kind}.txt"
-    cookies = mint_sessions(app, sessions_file)
+    started = time.perf_counter()
+    sessions = mint_sessions(app)
+    minted_seconds = round(time.perf_counter() - started, 1)
+    load_start = load_average()
     port = free_port()
     server = start_gunicorn(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        reference_constant = wrk(["-t2", f"-c{CONNECTIONS}", "-d10s", "-s", str(ROOT / "bench" / "reference.lua"),
-                                  "-H", f"User-Agent: {USER_AGENT}", base, "--", "constant"])
-        reference_insert = wrk(["-t2", f"-c{CONNECTIONS}", "-d10s", "-s", str(ROOT / "bench" / "reference.lua"),
-                                "-H", f"User-Agent: {USER_AGENT}", base, "--", "insert"])
-        with app.app_context():
-            venue_id = info["venue"]
-            code, left = codes.current_code(info["live_lecture"], venue_id, utcnow())
-        if left < 20:  # the code stays valid for this period and the next: start with room to spare
-            time.sleep(left + 1)
-            with app.app_context():
-                code, _left = codes.current_code(info["live_lecture"], venue_id, utcnow())
+        print(f"[{kind}] reference endpoints …", flush=True)
+        reference_constant = reference(base, "constant")
+        reference_insert = reference(base, "insert")
+        memory_before_sign_ins = worker_memory(server.pid)
+        print(f"[{kind}] {SIGNIN_SAMPLE} real sign-ins …", flush=True)
+        sample = [f"m{i:05d}" for i in range(min(SIGNIN_SAMPLE, members))]
+        signins, real_sessions = real_sign_ins(base, sample, info["live_lecture"])
+        memory_after_sign_ins = worker_memory(server.pid)
+        sessions.update(real_sessions)
+        sessions_file = WORK / f"sessions-{kind}.txt"
+        venue_ids, venue_of = member_venues(app)
+        write_sessions(sessions_file, sessions, venue_of)
         print(f"[{kind}] check-in burst of {members} members …", flush=True)
-        burst = wrk(["-t2", f"-c{CONNECTIONS}", "-d120s", "-s", str(ROOT / "bench" / "checkin.lua"),
-                     "-H", f"User-Agent: {USER_AGENT}", base, "--", str(sessions_file), str(info["live_lecture"]),
-                     code, "2"])
+        burst = wrk([f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", "-d300s", "--timeout", "10s", "-s",
+                     str(ROOT / "bench" / "checkin.lua"), "-H", f"User-Agent: {USER_AGENT}", base, "--",
+                     str(sessions_file), str(info["live_lecture"]), burst_codes(app, info["live_lecture"], venue_ids),
+                     str(WRK_THREADS)], threads_done=WRK_THREADS)
+        burst["check_ins_per_second"] = round(burst["created"] / burst["burst_seconds"], 1)
+        print(f"[{kind}] {burst}", flush=True)
+        time.sleep(1)  # double taps still in flight when wrk stopped
         with app.app_context():
             stored = db.session.scalar(sa.select(sa.func.count(AttendanceRecord.id)).where(
                 AttendanceRecord.lecture_id == info["live_lecture"]))
+            duplicates = db.session.scalar(sa.select(sa.func.count()).select_from(
+                sa.select(AttendanceRecord.user_id).where(AttendanceRecord.lecture_id == info["live_lecture"])
+                .group_by(AttendanceRecord.user_id).having(sa.func.count() > 1).subquery()))
             db.session.remove()
+        print(f"[{kind}] report pages …", flush=True)
+        cookies = {who: sessions[who][0] for who in ("admin", "coord01")}
         reports = report_pages(app, base, cookies, info)
         memory = worker_memory(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    load_end = load_average()
+    print(f"[{kind}] profiles …", flush=True)
+    profile = profile_checkins(url, sessions, info, kind, venue_ids, venue_of)
+    for page in reports:
+        if page["median_ms"] >= 150:
+            name = re.sub(r"[^a-z0-9]+", "-", page["page"].lower()).strip("-")
+            page["profile"] = profile_page(app, cookies[page["who"]], page["path"], kind, name)
+    with app.app_context():
+        db.engine.dispose()
     result = {
-        "database": kind, "data": info, "connections": CONNECTIONS,
+        "database": kind, "data": info, "machine": machine(), "measured_at": datetime.now(timezone.utc).isoformat(
+            timespec="seconds"), "load_average_start": load_start, "load_average_end": load_end,
+        "gunicorn": gunicorn_settings(), "connections": CONNECTIONS, "wrk_threads": WRK_THREADS,
+        "sessions_minted_seconds": minted_seconds, "real_sign_ins": signins,
         "reference_constant": reference_constant, "reference_insert": reference_insert, "checkin": burst,
-        "checkin_records": stored,
-        "ratio_to_constant": round(burst["rps"] / reference_constant["rps"], 3),
-        "ratio_to_insert": round(burst["rps"] / reference_insert["rps"], 3),
-        "reports": reports, "worker_peak_mb": memory,
+        "checkin_records": stored, "checkin_duplicate_records": duplicates,
+        "ratio_to_constant": round(burst["check_ins_per_second"] / reference_constant["rps"], 3),
+        "ratio_to_insert": round(burst["check_ins_per_second"] / reference_insert["rps"], 3),
+        "checkin_profile": profile, "reports": reports, "worker_peak_mb": memory,
+        # VmHWM is a high-water mark: after the reference runs, after the real sign-ins (scrypt), at the end.
+        "worker_peak_mb_before_sign_ins": memory_before_sign_ins, "worker_peak_mb_after_sign_ins": memory_after_sign_ins,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{kind}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    (RESULTS / f"{kind}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
 
 
@@ -335,8 +575,17 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--lectures", type=int, default=50)
+    parser.add_argument("--results", type=Path, default=None,
+                        help="write the JSON and profiles here instead, and leave docs/performance.md alone "
+                             "(for trial runs at other sizes)")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    if args.results is not None:
+        global RESULTS
+        RESULTS = args.results.resolve()
+        for kind in kinds:
+            run(kind, args.members, args.lectures)
+        return
     results = [run(kind, args.members, args.lectures) for kind in kinds]
     for kind in ("sqlite", "postgresql"):
         if kind not in kinds and (RESULTS / f"{kind}.json").exists():

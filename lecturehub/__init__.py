@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from .config import load_config
-from .core.i18n import LANGUAGES, select_locale
+from .core.i18n import LANGUAGES, babel_locale, select_locale
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -24,13 +24,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(Path(app.instance_path)))
     if overrides:
         app.config.update(overrides)
-    if app.config["PROXY_COUNT"]:
+    if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        # Behind nginx the client's address (rate limits, the audit log) comes from X-Forwarded-For,
-        # trusted only as many hops deep as there are proxies of our own.
-        count = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     _init_extensions(app)
     app.url_map.converters["int"] = IdConverter
@@ -60,7 +58,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    babel.init_app(app, locale_selector=babel_locale, default_translation_directories="translations")
     limiter.init_app(app)
 
     login_manager.init_app(app)

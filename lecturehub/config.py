@@ -64,6 +64,10 @@ def load_config(instance_path: Path) -> dict:
         # Room for the form around the largest allowed file.
         "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(upload_bytes + 10 * 1024 * 1024))),
         "UPLOAD_FOLDER": _env("UPLOAD_FOLDER"),
+        # Proxies in front of the app (nginx: 1) whose X-Forwarded-For/-Proto are trusted; 0 trusts none.
+        # Without it, behind a proxy every client has the proxy's address (one shared sign-in limit) and
+        # the venue screen's QR code links use http:// even when the site is served over HTTPS.
+        "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SECURE_COOKIES", False),
@@ -87,8 +91,6 @@ def load_config(instance_path: Path) -> dict:
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
         # A sign-in ends on the server after this many days, whatever the browser keeps.
         "SESSION_DAYS": float(_env("SESSION_DAYS", "14")),
-        # How many reverse proxies (nginx) stand in front and set X-Forwarded-For / -Proto.
-        "PROXY_COUNT": int(_env("PROXY_COUNT", "0")),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),
         "LATE_EARNS_STUDY_HOURS": _env_bool("LATE_EARNS_STUDY_HOURS", True),
     }

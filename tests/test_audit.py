@@ -99,7 +99,7 @@ def test_the_database_refuses_to_edit_the_log(client, org, statement):
 
 def test_the_address_behind_a_proxy_is_trusted_only_when_configured(database_url, tmp_path, org):
     for proxies, expected in ((0, "127.0.0.1"), (1, "10.1.2.3")):
-        app = make_test_app(database_url, tmp_path, PROXY_COUNT=proxies)
+        app = make_test_app(database_url, tmp_path, TRUSTED_PROXIES=proxies)
         client = Client(app)
         client.submit("/login", {"username": "m0001", "password": PASSWORD},
                       headers={"X-Forwarded-For": "10.1.2.3"})

@@ -18,6 +18,24 @@ def test_healthz_reports_the_database(client):
     assert response.get_json() == {"status": "ok", "database": True}
 
 
+def test_behind_a_trusted_proxy_the_client_address_and_scheme_come_from_it(database_url, tmp_path):
+    from flask import request
+
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database_url, tmp_path, TRUSTED_PROXIES=1)
+
+    @app.get("/_seen")
+    def seen():
+        return f"{request.remote_addr} {request.scheme}"
+
+    headers = {"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https"}
+    assert app.test_client().get("/_seen", headers=headers).text == "10.1.2.3 https"
+    direct = make_test_app(database_url, tmp_path)
+    direct.add_url_rule("/_seen", view_func=seen)
+    assert direct.test_client().get("/_seen", headers=headers).text == "127.0.0.1 http"
+
+
 def test_security_headers(client):
     headers = client.get("/login").headers
     csp = headers["Content-Security-Policy"]

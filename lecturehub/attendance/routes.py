@@ -108,7 +108,7 @@ def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
 def checkin_confirm(lecture_venue_id: int):
     """Where the venue screen's QR code leads: one tap to confirm."""
     link = load_lecture_venue(lecture_venue_id)
-    lecture = get_lecture_for(current_user, link.lecture_id)
+    lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
     existing = services.arrival_of(current_user, lecture)
     if existing is not None:
         # Scanning again after checking in: say so at once instead of offering to check in again.
@@ -123,7 +123,7 @@ def checkin_confirm(lecture_venue_id: int):
 @checkin_limit
 def checkin_scan(lecture_venue_id: int):
     link = load_lecture_venue(lecture_venue_id)
-    lecture = get_lecture_for(current_user, link.lecture_id)
+    lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
     form = ConfirmCheckinForm()
     try:
         services.ensure_open(lecture)
@@ -140,7 +140,7 @@ def checkin_scan(lecture_venue_id: int):
 @checkin_limit
 def checkin_code(lecture_id: int):
     """A member types the code shown on the screen into the lecture page."""
-    lecture = get_lecture_for(current_user, lecture_id)
+    lecture = get_lecture_for(current_user, lecture_id, with_content=False)
     form = CodeForm()
     try:
         services.ensure_open(lecture)

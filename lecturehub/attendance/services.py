@@ -95,18 +95,18 @@ def venue_takes_part(lecture_id: int, venue_id: int) -> bool:
     ) is not None
 
 
-def _insert_ignoring_duplicate(values: dict) -> bool:
-    """Insert a record unless the member already has one; True when this call wrote it.
+def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
+    """Insert a record unless the member already has one; the new record when this call wrote it, else None.
 
     The unique constraint decides, so two simultaneous check-ins by the same member cannot
-    both win, on SQLite and PostgreSQL alike.
+    both win, on SQLite and PostgreSQL alike. RETURNING the row saves reading it back.
     """
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AttendanceRecord)
     statement = (insert.values(**values).on_conflict_do_nothing(index_elements=["lecture_id", "user_id"])
-                 .returning(AttendanceRecord.id))
+                 .returning(AttendanceRecord))
     # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-    return db.session.execute(statement).scalar_one_or_none() is not None
+    return db.session.scalars(statement).one_or_none()
 
 
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
@@ -121,11 +121,13 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
     status = Status.PRESENT if phase is Phase.ON_TIME else Status.LATE
     values = dict(lecture_id=lecture.id, user_id=user.id, venue_id=venue_id, status=status, method=method,
                   checked_in_at=now, reason="", updated_at=now)
-    created = _insert_ignoring_duplicate(values)
-    record = db.session.scalar(
-        sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture.id,
-                                          AttendanceRecord.user_id == user.id)
-    )
+    record = _insert_ignoring_duplicate(values)
+    created = record is not None
+    if record is None:
+        record = db.session.scalar(
+            sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture.id,
+                                              AttendanceRecord.user_id == user.id)
+        )
     if not created and record.status in (Status.EXCUSED, Status.ABSENT):
         # Marked excused or absent beforehand, yet here after all: the arrival wins.
         _log_change(record, status, method, by, now, _("Arrived at the lecture"))
@@ -136,8 +138,23 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
     if created and by is not None:
         audit.record("attendance.desk_check_in", f"lecture:{lecture.id}", actor=by, member=user.member_no,
                      status=status.value)
-    db.session.commit()
+    _commit_keeping_loaded()
     return CheckinResult(record, created, other_venue=user.home_venue_id != venue_id)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds.
+
+    The answer to a check-in shows the record just written, the member and the lecture, all read or
+    returned in this transaction; after an ordinary commit SQLAlchemy would read each of them again
+    (three more statements on the busiest path, about a fifth of its time).
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def arrival_of(member: User, lecture: Lecture) -> AttendanceRecord | None:

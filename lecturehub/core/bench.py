@@ -14,10 +14,13 @@ _probe = sa.Table("bench_probe", sa.MetaData(), sa.Column("id", sa.Integer, prim
                   sa.Column("note", sa.String(20)))
 
 
-def register_reference_endpoints(app: Flask) -> None:
-    with app.app_context():
-        _probe.create(db.engine, checkfirst=True)
+def create_probe_table(engine: sa.Engine) -> None:
+    """The reference INSERT's table; the harness creates it once, before the workers start (not each worker,
+    which would race)."""
+    _probe.create(engine, checkfirst=True)
 
+
+def register_reference_endpoints(app: Flask) -> None:
     @app.get("/bench/constant")
     def bench_constant():
         return "ok"

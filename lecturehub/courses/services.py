@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import abort
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from lecturehub.audit import services as audit
 from lecturehub.extensions import db
@@ -38,12 +38,16 @@ def get_course_for(user, course_id: int) -> Course:
     return course
 
 
-def get_lecture_for(user, lecture_id: int) -> Lecture:
-    """Load a lecture the user may read; unpublished work does not exist for members (404)."""
-    lecture = db.session.scalar(
-        sa.select(Lecture).where(Lecture.id == lecture_id)
-        .options(selectinload(Lecture.key_points), selectinload(Lecture.materials), selectinload(Lecture.course))
-    )
+def get_lecture_for(user, lecture_id: int, with_content: bool = True) -> Lecture:
+    """Load a lecture the user may read; unpublished work does not exist for members (404).
+
+    `with_content=False` leaves out the key points and materials, for pages that show neither (check-in):
+    two queries fewer, and two fewer again when the lecture is refreshed after a commit.
+    """
+    options = [joinedload(Lecture.course)]
+    if with_content:
+        options += [selectinload(Lecture.key_points), selectinload(Lecture.materials)]
+    lecture = db.session.scalar(sa.select(Lecture).where(Lecture.id == lecture_id).options(*options))
     if lecture is None:
         abort(404)
     if not can_see_drafts(user) and not (lecture.published and lecture.course.published):
