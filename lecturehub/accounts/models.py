@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+import threading
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -12,6 +13,20 @@ from lecturehub.core.timeutil import utcnow
 from lecturehub.core.types import UTCDateTime
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
+
+# scrypt needs 32 MiB for each hash it computes. A worker's threads take turns, so a burst of sign-ins
+# costs one such buffer per worker instead of one per thread; the CPU is the limit either way.
+_HASHING = threading.BoundedSemaphore(1)
+
+
+def hash_password(password: str) -> str:
+    with _HASHING:
+        return generate_password_hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    with _HASHING:
+        return check_password_hash(password_hash, password)
 
 
 class Role(str, enum.Enum):
@@ -65,10 +80,10 @@ class User(UserMixin, db.Model):
         return self.role is Role.COORDINATOR
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
 
     def can_manage_venue(self, venue_id: int) -> bool:
         if self.is_admin:

@@ -10,7 +10,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from lecturehub.audit import services as audit
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
@@ -18,7 +17,7 @@ from lecturehub.core.timeutil import utcnow
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from .models import Role, User, UserSession
+from .models import Role, User, UserSession, hash_password, verify_password
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -101,7 +100,7 @@ def authenticate(username: str, password: str) -> User | None:
     """The active user with these credentials, or None. Unknown users cost the same time as wrong passwords."""
     user = db.session.scalar(sa.select(User).where(User.username == username.strip()))
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        verify_password(_dummy_hash(), password)
         return None
     if not user.check_password(password) or not user.active:
         return None
@@ -110,7 +109,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 @functools.cache
 def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_hex(8))
+    return hash_password(secrets.token_hex(8))
 
 
 # --- sessions ----------------------------------------------------------------------------------------
@@ -311,7 +310,7 @@ def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOu
     outcome = RosterOutcome([], [])
     problems = []
     # One hash for a shared initial password: scrypt is deliberately slow, and rosters are long.
-    shared_hash = generate_password_hash(password) if password else None
+    shared_hash = hash_password(password) if password else None
     for row in rows:
         user = existing.get(row.member_no)
         if user is None:
