@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from lecturehub.extensions import db
@@ -34,7 +33,10 @@ class BundleError(ValueError):
 
 
 def _bundle_folder() -> Path:
-    folder = Path(current_app.instance_path) / "bundles"
+    """Beside the uploaded materials: the folder every node shares, so "apply" may reach any node."""
+    from .uploads import upload_folder
+
+    folder = upload_folder() / "pending-bundles"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
