@@ -105,3 +105,17 @@ def test_the_address_behind_a_proxy_is_trusted_only_when_configured(database_url
                       headers={"X-Forwarded-For": "10.1.2.3"})
         with app.app_context():
             assert events("auth.sign_in")[-1].address == expected
+
+
+def test_the_log_pages_keep_the_filter(client, org):
+    from lecturehub.audit.services import record
+
+    for n in range(55):
+        record("auth.sign_in_failed", f"user:x{n}")
+    db.session.commit()
+    client.login("admin")
+    page = client.get("/admin/audit?action=auth.sign_in_failed").get_data(as_text=True)
+    assert "第1页，共2页" in page
+    assert 'href="/admin/audit?page=2&amp;action=auth.sign_in_failed"' in page
+    second = client.get("/admin/audit?page=2&action=auth.sign_in_failed").get_data(as_text=True)
+    assert "第2页，共2页" in second and "user:x0<" in second and "登录</td>" not in second
