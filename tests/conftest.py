@@ -70,6 +70,21 @@ def database_url(request, tmp_path_factory):
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `backend(name)` run only with that database: the other is deselected, not skipped."""
+    selected, deselected = [], []
+    for item in items:
+        marker = item.get_closest_marker("backend")
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("database_url")
+        if marker is not None and backend is not None and backend != marker.args[0]:
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 class Client(FlaskClient):
     """A test client that submits forms the way a browser does: with the page's CSRF token."""
 

@@ -126,15 +126,14 @@ def test_a_worker_killed_mid_burst_loses_no_acknowledged_check_in(app, database_
 
 # --- PostgreSQL connections dropped under the running site ----------------------------------------------
 
-def _postgres_only(app) -> str:
+def _database_name(app) -> str:
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("dropped server connections are a PostgreSQL matter; SQLite has no server")
         return db.engine.url.database
 
 
+@pytest.mark.backend("postgresql")  # SQLite has no server whose connections could drop
 def test_dropped_postgresql_connections_are_recovered_without_a_restart(app, org, client):
-    name = _postgres_only(app)
+    name = _database_name(app)
     client.login("m0001")
     assert client.get("/home").status_code == 200
     db.session.remove()  # the test's own session gives its connection back to the pool, to be killed too
@@ -178,9 +177,8 @@ def _assert_unavailable_page(response) -> str:
     return page
 
 
+@pytest.mark.backend("sqlite")  # the PostgreSQL variant is the next test
 def test_a_read_only_sqlite_database_gives_a_clear_page_and_writes_nothing(app, org, open_lecture, client, tmp_path):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("the PostgreSQL variant is the next test")
     path = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
     read_only = make_test_app(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path)
     lecture_id, venue_id = open_lecture.id, org["branch_a"]
@@ -202,8 +200,9 @@ def test_a_read_only_sqlite_database_gives_a_clear_page_and_writes_nothing(app, 
         db.engine.dispose()
 
 
+@pytest.mark.backend("postgresql")
 def test_a_read_only_postgresql_database_gives_a_clear_page_and_writes_nothing(app, org, open_lecture, client):
-    name = _postgres_only(app)
+    name = _database_name(app)
     lecture_id, venue_id = open_lecture.id, org["branch_a"]
     code, _ = codes.current_code(lecture_id, venue_id, utcnow())
     client.login("m0001")  # signing in writes (a session, an audit entry): count after it
@@ -226,9 +225,8 @@ def test_a_read_only_postgresql_database_gives_a_clear_page_and_writes_nothing(a
     assert _check_in_attempt(client, lecture_id, code).status_code == 200
 
 
+@pytest.mark.backend("sqlite")  # a full disk is simulated with SQLite's max_page_count
 def test_a_full_disk_gives_a_clear_page_and_no_half_written_quiz(app, org, seed_lecture, client, tmp_path):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("a full disk is simulated with SQLite's max_page_count")
     lecture_id = seed_lecture["lecture_id"]
     client.login("m0001")
     page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)  # opens the sitting
