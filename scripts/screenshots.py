@@ -33,7 +33,7 @@ def main() -> None:
             ("coordinator-desktop", "coord01", {"viewport": {"width": 1280, "height": 800}},
              ["/venues/2", "/roster/2", "/reports/lectures/1/venues/2"]),
             ("venue-screen", "coord01", {"viewport": {"width": 1600, "height": 900}}, ["/screen/27"]),
-            ("admin-desktop", "admin", {"viewport": {"width": 1280, "height": 800}}, ["/home", "/venues", "/live/2", "/reports/overview?lecture=1"]),
+            ("admin-desktop", "admin", {"viewport": {"width": 1280, "height": 800}}, ["/home", "/venues", "/live/2", "/reports/overview?lecture=1", "/admin/audit"]),
         ]
         for name, username, options, paths in shots:
             context = browser.new_context(base_url=base, locale="zh-CN", **options)
