@@ -8,9 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import requests
+from werkzeug.security import generate_password_hash
+
+from lecturehub.accounts.models import Role, User
+from lecturehub.core.timeutil import utcnow
+from lecturehub.courses.models import Course, Lecture, LectureVenue
+from lecturehub.extensions import db
 
 from .conftest import PROJECT_ROOT
 
@@ -24,17 +31,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(base_url: str, timeout: float = 30) -> None:
-    """Wait until the site answers its health check."""
+def wait_for(base_url: str, timeout: float = 90) -> None:
+    """Wait until the site answers its health check.
+
+    Generous: on a loaded two-core machine several workers booting at once can take a while to answer.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"{base_url}/healthz", timeout=10).status_code == 200:
                 return
         except (requests.ConnectionError, requests.Timeout):  # not listening yet, or workers still booting
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{base_url} did not start")
+
+
+def members_and_open_lecture(venue_id: int, prefix: str, count: int, password: str, slug: str) -> int:
+    """`count` members of the venue (user names prefix0000 …) and a lecture there whose check-in is open now.
+
+    A cheap hash: the tests that use this measure check-in, not scrypt at sign-in. Returns the lecture's id.
+    """
+    password_hash = generate_password_hash(password, method="pbkdf2:sha256:1000")
+    db.session.add_all([User(username=f"{prefix}{n:04d}", name=f"党员{n}", member_no=f"{prefix}{n:04d}",
+                             role=Role.MEMBER, home_venue_id=venue_id, password_hash=password_hash)
+                        for n in range(count)])
+    lecture = Lecture(course=Course(slug=slug, title="专题"), slug=slug, title="并发签到", speaker="主讲",
+                      starts_at=utcnow() + timedelta(minutes=5), ends_at=utcnow() + timedelta(hours=2))
+    lecture.venue_links.append(LectureVenue(venue_id=venue_id))
+    db.session.add(lecture)
+    db.session.commit()
+    return lecture.id
 
 
 def start_gunicorn(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:

@@ -7,18 +7,17 @@ from __future__ import annotations
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import requests
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import User
 from lecturehub.attendance import codes
 from lecturehub.attendance.models import AttendanceRecord
 from lecturehub.core.timeutil import utcnow
-from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
+
+from .servers import members_and_open_lecture
 
 MEMBERS = 120
 WORKERS = 24
@@ -27,16 +26,7 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 def test_check_in_burst(live_server, org):
     venue_id = org["branch_a"]
-    # A cheap hash: the burst measures check-in, not scrypt at sign-in.
-    password_hash = generate_password_hash("burst-pass-1", method="pbkdf2:sha256:1000")
-    db.session.add_all([User(username=f"b{n:04d}", name=f"党员{n}", member_no=f"b{n:04d}", role=Role.MEMBER,
-                             home_venue_id=venue_id, password_hash=password_hash) for n in range(MEMBERS)])
-    lecture = Lecture(course=Course(slug="burst", title="并发"), slug="burst", title="并发签到", speaker="主讲",
-                      starts_at=utcnow() + timedelta(minutes=5), ends_at=utcnow() + timedelta(hours=2))
-    lecture.venue_links.append(LectureVenue(venue_id=venue_id))
-    db.session.add(lecture)
-    db.session.commit()
-    lecture_id = lecture.id
+    lecture_id = members_and_open_lecture(venue_id, "b", MEMBERS, "burst-pass-1", slug="burst")
 
     def sign_in(n: int) -> tuple[requests.Session, str]:
         session = requests.Session()

@@ -8,23 +8,20 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 import requests
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import User
 from lecturehub.attendance import codes
 from lecturehub.attendance.models import AttendanceRecord
 from lecturehub.core.timeutil import utcnow
-from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
 
 from .conftest import POSTGRES_ADMIN_URL, make_test_app
-from .servers import CSRF, child_pids, sign_in, start_gunicorn, stop
+from .servers import CSRF, child_pids, members_and_open_lecture, sign_in, start_gunicorn, stop
 
 MEMBERS = 120
 CLIENTS = 16
@@ -41,15 +38,7 @@ def table_counts() -> dict[str, int]:
 
 def test_a_worker_killed_mid_burst_loses_no_acknowledged_check_in(app, database_url, org):
     venue_id = org["branch_a"]
-    password_hash = generate_password_hash("kill-pass-1", method="pbkdf2:sha256:1000")
-    db.session.add_all([User(username=f"k{n:04d}", name=f"党员{n}", member_no=f"k{n:04d}", role=Role.MEMBER,
-                             home_venue_id=venue_id, password_hash=password_hash) for n in range(MEMBERS)])
-    lecture = Lecture(course=Course(slug="kill", title="故障"), slug="kill", title="故障演练", speaker="主讲",
-                      starts_at=utcnow() + timedelta(minutes=5), ends_at=utcnow() + timedelta(hours=2))
-    lecture.venue_links.append(LectureVenue(venue_id=venue_id))
-    db.session.add(lecture)
-    db.session.commit()
-    lecture_id = lecture.id
+    lecture_id = members_and_open_lecture(venue_id, "k", MEMBERS, "kill-pass-1", slug="kill")
     code, _ = codes.current_code(lecture_id, venue_id, utcnow())
 
     master, site = start_gunicorn(

@@ -7,42 +7,31 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 import requests
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from lecturehub import create_app
-from lecturehub.accounts.models import Role, User
 from lecturehub.attendance import codes
 from lecturehub.attendance.models import AttendanceRecord
 from lecturehub.core.timeutil import utcnow
-from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue, VenueKind
 
 from .conftest import POSTGRES_ADMIN_URL, PROJECT_ROOT
+from .servers import free_port, members_and_open_lecture, wait_for
 
 REDIS_URL = os.environ.get("LECTUREHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 MEMBERS = 40
 SECRET = "two-node-test-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +63,7 @@ def cluster(tmp_path_factory):
         nodes.append(f"http://127.0.0.1:{port}")
     try:
         for node in nodes:
-            _wait_for(node)
+            wait_for(node)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "RATELIMIT_ENABLED": False})
         with app.app_context():
             lecture_id = _populate()
@@ -94,30 +83,11 @@ def cluster(tmp_path_factory):
             client.delete(key)
 
 
-def _wait_for(node: str) -> None:
-    # Generous: on a loaded two-core machine four workers booting at once can take a while to answer.
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{node}/healthz", timeout=10).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.3)
-    raise RuntimeError(f"{node} did not start")
-
-
 def _populate() -> int:
     venue = Venue(code="b01", name="第1分会场", kind=VenueKind.BRANCH, position=1)
     db.session.add(venue)
-    password_hash = generate_password_hash("node-pass-123", method="pbkdf2:sha256:1000")
-    db.session.add_all([User(username=f"n{i:03d}", name=f"党员{i}", member_no=f"n{i:03d}", role=Role.MEMBER,
-                             home_venue=venue, password_hash=password_hash) for i in range(MEMBERS)])
-    lecture = Lecture(course=Course(slug="nodes", title="专题"), slug="nodes", title="双节点党课", speaker="主讲",
-                      starts_at=utcnow() + timedelta(minutes=5), ends_at=utcnow() + timedelta(hours=2))
-    lecture.venue_links.append(LectureVenue(venue=venue))
-    db.session.add(lecture)
-    db.session.commit()
-    return lecture.id
+    db.session.flush()
+    return members_and_open_lecture(venue.id, "n", MEMBERS, "node-pass-123", slug="nodes")
 
 
 def sign_in(node: str, username: str, password: str = "node-pass-123") -> requests.Session:
@@ -131,7 +101,7 @@ def sign_in(node: str, username: str, password: str = "node-pass-123") -> reques
 
 def test_a_session_made_on_one_node_works_on_the_other(cluster):
     first, second = cluster["nodes"]
-    session = sign_in(first, "n000")
+    session = sign_in(first, "n0000")
     page = session.get(f"{second}/home", allow_redirects=False, timeout=10)
     assert page.status_code == 200 and "党员0" in page.text
 
@@ -143,7 +113,7 @@ def test_check_ins_through_both_nodes_are_counted_exactly(cluster):
         code, _ = codes.current_code(lecture_id, venue_id, utcnow())
 
     def member(i: int) -> list[int]:
-        session = sign_in(nodes[i % 2], f"n{i:03d}")
+        session = sign_in(nodes[i % 2], f"n{i:04d}")
         statuses = []
         for node in (nodes[i % 2], nodes[(i + 1) % 2]):  # a double tap lands on the other node
             token = CSRF.search(session.get(f"{node}/lectures/{lecture_id}", timeout=10).text).group(1)
