@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,8 +18,8 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from werkzeug.security import generate_password_hash
 
-from lecturehub.accounts.models import Role, User
-from lecturehub.accounts.services import check_password_policy, generate_password
+from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+from lecturehub.accounts.services import check_password_policy, current_membership, generate_password, transfer_member
 from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import ContentError, import_content
@@ -32,6 +32,8 @@ from lecturehub.venues.models import Venue, VenueKind
 SEED_COURSE_SLUG = "sishi-2020"
 SEED_LECTURE_SLUG = "2020-12-29-renshe"
 
+# The demo's members joined before the seed lecture (2020-12-29), so its reports count them as they do today.
+MEMBERS_SINCE = datetime(2020, 1, 1, tzinfo=timezone.utc)
 BRANCH_VENUES = 24
 MEMBERS_PER_VENUE = 20
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
@@ -86,6 +88,17 @@ def seed_accounts(venues: list[Venue], password_hash: str) -> dict[str, int]:
         user.member_no = username if role is not Role.ADMIN else None
         user.password_hash, user.active, user.must_change_password = password_hash, True, False
         db.session.add(user)
+        if home is not None:
+            membership = current_membership(user) if user.id else None
+            if membership is None:
+                # A demo account that left or was disabled since comes back from now, never overlapping its past.
+                returning = user.id is not None and db.session.scalar(
+                    sa.select(Membership.id).where(Membership.user_id == user.id).limit(1)) is not None
+                db.session.add(Membership(user=user, venue=home, starts_at=utcnow() if returning else MEMBERS_SINCE,
+                                          began_how=MembershipChange.RE_ENABLED if returning
+                                          else MembershipChange.JOINED))
+            elif membership.venue_id != home.id:
+                transfer_member(user, home, utcnow(), None, "flask demo")  # moved back to the demo's layout
         counts[role.value] += 1
         return user
 

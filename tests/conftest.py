@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from hypothesis import settings
 from werkzeug.serving import make_server
 
 from lecturehub import create_app
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import Membership, MembershipChange, Role, User
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import import_content
 from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureVenue
@@ -214,6 +214,8 @@ def make_venue(ctx):
 
 
 _HASH_CACHE: dict[str, str] = {}
+# Members made by `make_user` belong to their venue from long before any lecture in the tests.
+MEMBERS_SINCE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -226,10 +228,14 @@ def make_user(ctx):
         # scrypt is slow on purpose; tests reuse one hash per password.
         if password not in _HASH_CACHE:
             _HASH_CACHE[password] = generate_password_hash(password)
+        joined_at = fields.pop("joined_at", MEMBERS_SINCE)
         user = User(username=username, name=name or f"用户{username}", role=role, member_no=fields.pop("member_no", username),
                     home_venue=venue or (venues[0] if venues else None), password_hash=_HASH_CACHE[password], **fields)
         if role is Role.COORDINATOR:
             user.coordinated_venues = venues or ([venue] if venue else [])
+        if user.home_venue is not None and user.active is not False:
+            db.session.add(Membership(user=user, venue=user.home_venue, starts_at=joined_at,
+                                      began_how=MembershipChange.JOINED))
         db.session.add(user)
         db.session.commit()
         return user

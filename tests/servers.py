@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from werkzeug.security import generate_password_hash
 
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import Membership, MembershipChange, Role, User
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -53,9 +53,11 @@ def members_and_open_lecture(venue_id: int, prefix: str, count: int, password: s
     A cheap hash: the tests that use this measure check-in, not scrypt at sign-in. Returns the lecture's id.
     """
     password_hash = generate_password_hash(password, method="pbkdf2:sha256:1000")
-    db.session.add_all([User(username=f"{prefix}{n:04d}", name=f"党员{n}", member_no=f"{prefix}{n:04d}",
-                             role=Role.MEMBER, home_venue_id=venue_id, password_hash=password_hash)
-                        for n in range(count)])
+    members = [User(username=f"{prefix}{n:04d}", name=f"党员{n}", member_no=f"{prefix}{n:04d}",
+                    role=Role.MEMBER, home_venue_id=venue_id, password_hash=password_hash) for n in range(count)]
+    db.session.add_all(members)
+    db.session.add_all([Membership(user=member, venue_id=venue_id, starts_at=utcnow() - timedelta(days=1),
+                                   began_how=MembershipChange.JOINED) for member in members])
     lecture = Lecture(course=Course(slug=slug, title="专题"), slug=slug, title="并发签到", speaker="主讲",
                       starts_at=utcnow() + timedelta(minutes=5), ends_at=utcnow() + timedelta(hours=2))
     lecture.venue_links.append(LectureVenue(venue_id=venue_id))

@@ -9,11 +9,13 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import Membership, MembershipChange, Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
 from lecturehub.reports import services
+
+from .conftest import MEMBERS_SINCE
 
 L1 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)   # 14:00 Shanghai
 L2 = datetime(2026, 4, 1, 6, 0, tzinfo=timezone.utc)
@@ -207,6 +209,8 @@ def grow(org, make_lecture, factor: int) -> None:
                   home_venue_id=org["branch_a"] if n % 2 else org["branch_b"], password_hash=password_hash)
              for n in range(4 * factor)]
     db.session.add_all(users)
+    db.session.add_all([Membership(user=user, venue_id=user.home_venue_id, starts_at=MEMBERS_SINCE,
+                                   began_how=MembershipChange.JOINED) for user in users])
     db.session.commit()
     for index in range(factor):
         lecture = make_lecture(L1 + timedelta(days=7 * (index + 10), hours=factor))

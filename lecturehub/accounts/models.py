@@ -5,7 +5,9 @@ import threading
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table
+import sqlalchemy as sa
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -56,6 +58,8 @@ class User(UserMixin, db.Model):
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
         default=Role.MEMBER,
     )
+    # The venue of the member's latest membership (current, or upcoming after a future-dated transfer), for
+    # pages about today. Who a lecture expected is decided by `Membership`, never by this column.
     home_venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id", ondelete="SET NULL"), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -65,6 +69,10 @@ class User(UserMixin, db.Model):
     home_venue: Mapped[Venue | None] = relationship()
     coordinated_venues: Mapped[list[Venue]] = relationship(
         secondary=coordinator_venue, order_by=Venue.position
+    )
+    memberships: Mapped[list[Membership]] = relationship(
+        foreign_keys="Membership.user_id", back_populates="user", order_by="Membership.starts_at",
+        cascade="all, delete-orphan", passive_deletes=True,
     )
 
     @property
@@ -99,6 +107,56 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"
+
+
+class MembershipChange(str, enum.Enum):
+    """How a membership period began or ended."""
+
+    JOINED = "joined"
+    IMPORTED = "imported"  # joined by a roster import
+    TRANSFERRED = "transferred"  # 组织关系转接
+    RE_ENABLED = "re_enabled"
+    DISABLED = "disabled"
+    LEFT = "left"
+
+
+class Membership(db.Model):
+    """A period in which a member belonged to one venue: from `starts_at` until `ends_at` (None: still).
+
+    A lecture expects the members whose membership at one of its venues covers its start, so adding,
+    moving or disabling people later leaves the lecture's records as they were. A member's periods
+    do not overlap; a transfer ends one period and starts the next at the same moment.
+    """
+
+    __tablename__ = "membership"
+    __table_args__ = (Index("ix_membership_venue_id_starts_at", "venue_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    began_how: Mapped[MembershipChange] = mapped_column(
+        Enum(MembershipChange, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    ended_how: Mapped[MembershipChange | None] = mapped_column(
+        Enum(MembershipChange, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    began_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(500), default="")  # why the period began (a transfer's reason)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="memberships")
+    venue: Mapped[Venue] = relationship()
+    began_by: Mapped[User | None] = relationship(foreign_keys=[began_by_id])
+    ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id])
+
+    @hybrid_method
+    def covers(self, moment) -> bool:
+        """Whether the member belonged to the venue at `moment` (the start counts, the end does not)."""
+        return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
+
+    @covers.expression
+    def covers(cls, moment):
+        return sa.and_(cls.starts_at <= moment, sa.or_(cls.ends_at.is_(None), cls.ends_at > moment))
 
 
 class UserSession(db.Model):

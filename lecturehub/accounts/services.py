@@ -5,19 +5,20 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from lecturehub.audit import services as audit
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
-from lecturehub.core.timeutil import utcnow
+from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from .models import Role, User, UserSession, hash_password, verify_password
+from .models import Membership, MembershipChange, Role, User, UserSession, hash_password, verify_password
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -70,8 +71,10 @@ def venues_by_label() -> dict[str, Venue]:
 
 
 def create_user(username: str, name: str, role: Role, password: str, venues: list[Venue] | None = None,
-                member_no: str | None = None, must_change_password: bool = False) -> User:
-    """Add an account (not committed). Coordinators run `venues`; members belong to the first one."""
+                member_no: str | None = None, must_change_password: bool = False,
+                joined_at: datetime | None = None, by: User | None = None) -> User:
+    """Add an account (not committed). Coordinators run `venues`; members belong to the first one,
+    from `joined_at` (default: now)."""
     venues = venues or []
     if not USERNAME_RE.match(username):
         raise AccountError(_("A user name may use letters, digits, '.', '_' and '-' only (1 to 64)."))
@@ -92,6 +95,8 @@ def create_user(username: str, name: str, role: Role, password: str, venues: lis
         user.coordinated_venues = list(venues)
     user.set_password(password)
     db.session.add(user)
+    if user.home_venue is not None:
+        start_membership(user, user.home_venue, joined_at or utcnow(), by, MembershipChange.JOINED)
     audit.record("user.created", f"user:{username}", role=role.value, venues=", ".join(v.code for v in venues))
     return user
 
@@ -180,21 +185,30 @@ def reset_password(user: User, by: User) -> str:
     return password
 
 
-def set_active(user: User, active: bool, by: User) -> None:
-    """Disable (signing the user out everywhere) or enable an account. Admins cannot lock themselves out."""
+def set_active(user: User, active: bool, by: User, now: datetime | None = None) -> None:
+    """Disable (signing the user out everywhere, ending their membership) or enable an account (a new
+    membership at their venue begins). Admins cannot lock themselves out."""
     if user.id == by.id and not active:
         raise AccountError(_("You cannot disable your own account."))
     if user.active == active:
         return
+    now = now or utcnow()
     user.active = active
     if not active:
         _end_sessions(user)
+        end_membership(user, now, by, MembershipChange.DISABLED)
+    elif user.home_venue is not None and current_membership(user) is None:
+        start_membership(user, user.home_venue, now, by, MembershipChange.RE_ENABLED)
     audit.record("user.enabled" if active else "user.disabled", f"user:{user.username}", actor=by)
     db.session.commit()
 
 
-def update_account(user: User, by: User, *, name: str, role: Role, venues: list[Venue]) -> None:
-    """Change an account's name, role and venues; a role or venue change is audited with before and after."""
+def update_account(user: User, by: User, *, name: str, role: Role, venues: list[Venue],
+                   effective_at: datetime | None = None, reason: str = "") -> None:
+    """Change an account's name, role and venues; a role or venue change is audited with before and after.
+
+    A new home venue is a transfer from `effective_at` (default: now): lectures before it keep the old venue.
+    """
     if not name.strip() or len(name) > 80:
         raise AccountError(_("A name needs 1 to 80 characters."))
     if role is Role.COORDINATOR and not venues:
@@ -206,7 +220,7 @@ def update_account(user: User, by: User, *, name: str, role: Role, venues: list[
     before = (user.role.value, [v.code for v in user.coordinated_venues], user.home_venue.code if user.home_venue else "")
     user.name = name.strip()
     user.role = role
-    user.home_venue = venues[0] if venues else None
+    _move_home(user, venues[0] if venues else None, effective_at or utcnow(), by, reason)
     user.coordinated_venues = list(venues) if role is Role.COORDINATOR else []
     after = (role.value, [v.code for v in user.coordinated_venues], user.home_venue.code if user.home_venue else "")
     if before != after:
@@ -216,6 +230,92 @@ def update_account(user: User, by: User, *, name: str, role: Role, venues: list[
     else:
         audit.record("user.updated", f"user:{user.username}", actor=by)
     db.session.commit()
+
+
+# --- dated membership ----------------------------------------------------------------------------------
+
+def current_membership(member: User) -> Membership | None:
+    """The member's open membership (no end yet; it may begin in the future after a dated transfer)."""
+    return db.session.scalar(sa.select(Membership).where(Membership.user_id == member.id,
+                                                         Membership.ends_at.is_(None)))
+
+
+def start_membership(member: User, venue: Venue, at: datetime, by: User | None, how: MembershipChange,
+                     reason: str = "") -> Membership:
+    """Open a membership of `venue` from `at` (flushed, not committed); the member must have none open."""
+    membership = Membership(user=member, venue=venue, starts_at=at, began_how=how, began_by=by, reason=reason)
+    member.home_venue = venue
+    db.session.add(membership)
+    db.session.flush()
+    return membership
+
+
+def end_membership(member: User, at: datetime, by: User | None, kind: MembershipChange) -> None:
+    """End the member's open membership at `at` (left or disabled); lectures from then on no longer expect them.
+
+    Nothing happens when no membership is open. Ending before the membership began would rewrite
+    lectures it already covered, so it is refused.
+    """
+    membership = current_membership(member)
+    if membership is None:
+        return
+    if at < membership.starts_at:
+        raise AccountError(_("The date cannot be before the membership began (%(date)s).",
+                             date=_local_text(membership.starts_at)))
+    membership.ends_at, membership.ended_how, membership.ended_by = at, kind, by
+    audit.record("user.membership_ended", f"user:{member.username}", actor=by, venue=membership.venue.code,
+                 how=kind.value, at=at.isoformat())
+    db.session.flush()
+
+
+def transfer_member(member: User, venue: Venue, effective_at: datetime, by: User | None, reason: str = "") -> None:
+    """组织关系转接: the member belongs to `venue` from `effective_at` (past or future); lectures that start
+    before it keep the old venue. Flushes; the caller commits."""
+    membership = current_membership(member)
+    if membership is not None and membership.venue_id == venue.id:
+        return
+    if membership is not None and effective_at < membership.starts_at:
+        raise AccountError(_("The transfer cannot take effect before the current membership began (%(date)s).",
+                             date=_local_text(membership.starts_at)))
+    old_code = membership.venue.code if membership is not None else ""
+    if membership is not None and effective_at == membership.starts_at:
+        # The old period never covered a moment, so the open one simply names the new venue.
+        db.session.delete(membership)
+        db.session.flush()
+        membership = None
+        how = MembershipChange.TRANSFERRED
+    elif membership is not None:
+        membership.ends_at, membership.ended_how, membership.ended_by = (effective_at, MembershipChange.TRANSFERRED,
+                                                                         by)
+        how = MembershipChange.TRANSFERRED
+    else:
+        how = MembershipChange.JOINED
+    start_membership(member, venue, effective_at, by, how, reason)
+    audit.record("user.transferred", f"user:{member.username}", actor=by, venues=f"{old_code} → {venue.code}",
+                 effective=effective_at.isoformat(), reason=reason)
+
+
+def _move_home(member: User, venue: Venue | None, at: datetime, by: User | None, reason: str) -> None:
+    """A changed home venue as dated membership: a transfer, or the end of membership when no venue is left."""
+    if venue is None:
+        end_membership(member, at, by, MembershipChange.LEFT)
+        member.home_venue = None
+    elif not member.active:
+        member.home_venue = venue  # a disabled account belongs nowhere; re-enabling opens its membership here
+    elif member.home_venue_id != venue.id or current_membership(member) is None:
+        transfer_member(member, venue, at, by, reason)
+
+
+def _local_text(moment: datetime) -> str:
+    return to_local(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def memberships_of(member: User) -> list[Membership]:
+    """The member's membership periods, oldest first, with venues and who made each change."""
+    return list(db.session.scalars(
+        sa.select(Membership).where(Membership.user_id == member.id)
+        .options(selectinload(Membership.venue), selectinload(Membership.began_by), selectinload(Membership.ended_by))
+        .order_by(Membership.starts_at, Membership.id)))
 
 
 @dataclass
@@ -298,11 +398,13 @@ class RosterOutcome:
     updated: list[User]
 
 
-def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOutcome:
+def apply_roster(rows: list[RosterRow], password: str | None = None, now: datetime | None = None) -> RosterOutcome:
     """Create or update one account per row, matched by 编号, and commit once.
 
-    New accounts get `password` (or a generated one each) and must change it at first sign-in.
+    New accounts get `password` (or a generated one each) and must change it at first sign-in; their
+    membership begins `now`. A row naming another venue for an existing member transfers them from `now`.
     """
+    now = now or utcnow()
     existing = {u.member_no: u for u in db.session.scalars(
         sa.select(User).where(User.member_no.in_([r.member_no for r in rows])))}
     taken_usernames = set(db.session.scalars(
@@ -326,13 +428,16 @@ def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOu
             else:
                 user.set_password(initial)
             db.session.add(user)
+            if user.home_venue is not None:
+                start_membership(user, user.home_venue, now, None, MembershipChange.IMPORTED)
             outcome.created.append((user, initial))
         else:
             if user.role is not row.role:
                 audit.record("user.role_changed", f"user:{user.username}", role=f"{user.role.value} → {row.role.value}",
                              source=_("Roster row %(row)s", row=row.row))
             user.name, user.role = row.name, row.role
-            user.home_venue = row.venues[0] if row.venues else None
+            _move_home(user, row.venues[0] if row.venues else None, now, None,
+                       _("Roster row %(row)s", row=row.row))
             outcome.updated.append(user)
         user.coordinated_venues = list(row.venues) if row.role is Role.COORDINATOR else []
     if problems:
@@ -343,10 +448,10 @@ def apply_roster(rows: list[RosterRow], password: str | None = None) -> RosterOu
     return outcome
 
 
-def import_roster(filename: str, data: bytes, password: str | None = None) -> RosterOutcome:
+def import_roster(filename: str, data: bytes, password: str | None = None, now: datetime | None = None) -> RosterOutcome:
     """Read, check and apply a roster file; on any problem nothing is written."""
     if password is not None:
         problem = check_password_policy(password)
         if problem:
             raise RosterError([problem])
-    return apply_roster(validate_roster(read_roster(filename, data)), password)
+    return apply_roster(validate_roster(read_roster(filename, data)), password, now)

@@ -433,7 +433,7 @@ def attendance_panel(lecture: Lecture) -> dict:
     links = list(db.session.scalars(
         sa.select(LectureVenue).join(Venue, Venue.id == LectureVenue.venue_id)
         .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position)))
-    expected = any(link.venue_id == current_user.home_venue_id for link in links)
+    expected = services.expected_venue_id(current_user, lecture) is not None
     managed = [link for link in links if current_user.can_manage_venue(link.venue_id)] \
         if current_user.role in (Role.COORDINATOR, Role.ADMIN) else []
     return {

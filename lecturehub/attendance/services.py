@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lecturehub.accounts.models import User
+from lecturehub.accounts.models import Membership, User
 from lecturehub.audit import services as audit
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
+from lecturehub.quizzes.models import Question
 from lecturehub.quizzes.services import passed_lecture_ids, quiz_submitted
 from lecturehub.venues.models import Venue
 
@@ -81,6 +82,8 @@ def ensure_open(lecture: Lecture, now: datetime | None = None) -> Phase:
 
 
 def _open_phase(lecture: Lecture, now: datetime) -> Phase:
+    if lecture.archive:
+        raise CheckinError("archive", _("This is an archive lecture: no attendance is taken."))
     phase = window_of(lecture).phase(now)
     if phase is Phase.NOT_OPEN:
         raise CheckinError("not_open", _("Check-in for this lecture has not opened yet."))
@@ -198,14 +201,36 @@ def _log_change(record: AttendanceRecord, new_status: Status, method: Method, by
 
 # --- who is expected, and the roster --------------------------------------------------------------
 
+def expected_memberships() -> sa.Select:
+    """(lecture_id, user_id, venue_id) for every member each lecture expects (应到): the members whose
+    membership of one of the lecture's venues covers its start. Archive lectures expect no one.
+
+    Later joins, transfers and departures begin or end memberships after the start, so they never
+    change whom a lecture expected. Callers narrow it with .where() on Lecture, Membership or LectureVenue.
+    """
+    return (sa.select(Lecture.id.label("lecture_id"), Membership.user_id, Membership.venue_id)
+            .join(LectureVenue, LectureVenue.lecture_id == Lecture.id)
+            .join(Membership, sa.and_(Membership.venue_id == LectureVenue.venue_id,
+                                      Membership.covers(Lecture.starts_at)))
+            .where(Lecture.archive.is_(False)))
+
+
 def expected_members_query(lecture_id: int, venue_ids: list[int] | None = None) -> sa.Select:
-    """Active users whose home venue takes part in the lecture (optionally only some venues)."""
-    query = (sa.select(User).join(LectureVenue, sa.and_(LectureVenue.venue_id == User.home_venue_id,
-                                                        LectureVenue.lecture_id == lecture_id))
-             .where(User.active.is_(True)))
+    """The users the lecture expects (optionally only at some venues); `Membership.venue_id` is in the FROM
+    clause, so callers may add it as a column: the venue at which each was expected."""
+    query = (sa.select(User).join(Membership, Membership.user_id == User.id)
+             .join(LectureVenue, LectureVenue.venue_id == Membership.venue_id)
+             .join(Lecture, Lecture.id == LectureVenue.lecture_id)
+             .where(Lecture.id == lecture_id, Lecture.archive.is_(False), Membership.covers(Lecture.starts_at)))
     if venue_ids is not None:
-        query = query.where(User.home_venue_id.in_(venue_ids))
+        query = query.where(Membership.venue_id.in_(venue_ids))
     return query
+
+
+def expected_venue_id(member: User, lecture: Lecture) -> int | None:
+    """The venue at which the lecture expected the member, or None when it did not expect them."""
+    return db.session.scalar(expected_members_query(lecture.id).where(User.id == member.id)
+                             .with_only_columns(Membership.venue_id))
 
 
 def effective_status(record: AttendanceRecord | None, phase: Phase) -> Status | None:
@@ -275,8 +300,8 @@ def venue_roster(lecture: Lecture, venue: Venue, now: datetime | None = None) ->
 def venue_counts(lecture: Lecture, venue_ids: list[int]) -> dict[int, dict[str, int]]:
     """Expected and arrived members per venue, in two grouped queries (for screens and the live view)."""
     expected = dict(db.session.execute(
-        sa.select(User.home_venue_id, sa.func.count(User.id))
-        .where(User.home_venue_id.in_(venue_ids), User.active.is_(True)).group_by(User.home_venue_id)).all())
+        expected_members_query(lecture.id, venue_ids)
+        .with_only_columns(Membership.venue_id, sa.func.count(User.id)).group_by(Membership.venue_id)).all())
     arrived = dict(db.session.execute(
         sa.select(AttendanceRecord.venue_id, sa.func.count(AttendanceRecord.id))
         .where(AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.venue_id.in_(venue_ids),
@@ -394,7 +419,7 @@ def request_leave(member: User, lecture: Lecture, reason: str, now: datetime | N
     now = now or utcnow()
     if now >= lecture.starts_at:
         raise LeaveError(_("Leave must be asked before the lecture starts."))
-    if member.home_venue_id is None or not venue_takes_part(lecture.id, member.home_venue_id):
+    if expected_venue_id(member, lecture) is None:
         raise LeaveError(_("Your venue does not take part in this lecture."))
     leave = db.session.scalar(sa.select(LeaveRequest).where(LeaveRequest.lecture_id == lecture.id,
                                                             LeaveRequest.user_id == member.id))
@@ -421,7 +446,8 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
             AttendanceRecord.lecture_id == leave.lecture_id, AttendanceRecord.user_id == leave.user_id))
         if record is None:
             record = AttendanceRecord(lecture_id=leave.lecture_id, user_id=leave.user_id,
-                                      venue_id=leave.user.home_venue_id, status=Status.EXCUSED, method=Method.LEAVE,
+                                      venue_id=expected_venue_id(leave.user, db.session.get(Lecture, leave.lecture_id)),
+                                      status=Status.EXCUSED, method=Method.LEAVE,
                                       reason=leave.reason, updated_at=now)
             db.session.add(record)
             _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason, old_status=None)
@@ -434,10 +460,11 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
 
 
 def pending_leaves(lecture_id: int, venue_ids: list[int]) -> list[LeaveRequest]:
+    expected_there = expected_members_query(lecture_id, venue_ids).with_only_columns(User.id)
     return list(db.session.scalars(
-        sa.select(LeaveRequest).join(User, User.id == LeaveRequest.user_id)
+        sa.select(LeaveRequest)
         .where(LeaveRequest.lecture_id == lecture_id, LeaveRequest.state == LeaveState.PENDING,
-               User.home_venue_id.in_(venue_ids))
+               LeaveRequest.user_id.in_(expected_there))
         .order_by(LeaveRequest.requested_at)))
 
 
@@ -449,12 +476,21 @@ class MakeupTask:
     status: Status
     read: bool
     passed: bool
+    has_quiz: bool = True  # without questions, reading the key points completes the task
+
+
+def lectures_with_quiz(lecture_ids: list[int]) -> set[int]:
+    """Which of these lectures have quiz questions; make-up for the others needs no quiz."""
+    if not lecture_ids:
+        return set()
+    return set(db.session.scalars(sa.select(Question.lecture_id).where(Question.lecture_id.in_(lecture_ids))
+                                  .distinct()))
 
 
 def needs_makeup(member: User, lecture: Lecture, now: datetime | None = None) -> Status | None:
     """The member's absent/excused status when this lecture needs make-up study, else None."""
     now = now or utcnow()
-    if member.home_venue_id is None or not venue_takes_part(lecture.id, member.home_venue_id):
+    if expected_venue_id(member, lecture) is None:
         return None
     record = db.session.scalar(sa.select(AttendanceRecord).where(
         AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id == member.id))
@@ -467,11 +503,9 @@ def needs_makeup(member: User, lecture: Lecture, now: datetime | None = None) ->
 def open_makeup_tasks(member: User, now: datetime | None = None) -> list[MakeupTask]:
     """Lectures the member missed or was excused from, whose make-up is not finished; fixed query count."""
     now = now or utcnow()
-    if member.home_venue_id is None:
-        return []
+    expected_at = expected_memberships().where(Membership.user_id == member.id).with_only_columns(Lecture.id)
     lectures = list(db.session.scalars(
-        sa.select(Lecture).join(LectureVenue, LectureVenue.lecture_id == Lecture.id)
-        .where(LectureVenue.venue_id == member.home_venue_id, Lecture.published.is_(True))
+        sa.select(Lecture).where(Lecture.id.in_(expected_at), Lecture.published.is_(True))
         .order_by(Lecture.starts_at.desc())))
     closed = [lec for lec in lectures if window_of(lec).phase(now) is Phase.CLOSED]
     if not closed:
@@ -482,12 +516,14 @@ def open_makeup_tasks(member: User, now: datetime | None = None) -> list[MakeupT
     read = set(db.session.scalars(sa.select(KeyPointsRead.lecture_id).where(
         KeyPointsRead.user_id == member.id, KeyPointsRead.lecture_id.in_(ids))))
     passed = passed_lecture_ids(member.id, ids)
+    with_quiz = lectures_with_quiz(ids)
     tasks = []
     for lecture in closed:
         record = records.get(lecture.id)
         status = effective_status(record, Phase.CLOSED)
         if status in (Status.ABSENT, Status.EXCUSED) and not (record and record.made_up_at):
-            tasks.append(MakeupTask(lecture, status, lecture.id in read, lecture.id in passed))
+            tasks.append(MakeupTask(lecture, status, lecture.id in read, lecture.id in passed,
+                                    lecture.id in with_quiz))
     return tasks
 
 
@@ -503,19 +539,23 @@ def mark_key_points_read(member: User, lecture: Lecture, now: datetime | None = 
 
 
 def complete_makeup_if_done(member: User, lecture: Lecture, now: datetime | None = None) -> bool:
-    """Mark make-up done (补学完成) when the key points were read and the quiz was passed; True if it was."""
+    """Mark make-up done (补学完成) when the key points were read and the quiz, if the lecture has one, was
+    passed; True if it was."""
     now = now or utcnow()
     status = needs_makeup(member, lecture, now)
     if status is None:
         return False
     read = db.session.scalar(sa.select(KeyPointsRead.id).where(
         KeyPointsRead.lecture_id == lecture.id, KeyPointsRead.user_id == member.id)) is not None
-    if not read or lecture.id not in passed_lecture_ids(member.id, [lecture.id]):
+    if not read:
+        return False
+    if lectures_with_quiz([lecture.id]) and lecture.id not in passed_lecture_ids(member.id, [lecture.id]):
         return False
     record = db.session.scalar(sa.select(AttendanceRecord).where(
         AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id == member.id))
     if record is None:
-        record = AttendanceRecord(lecture_id=lecture.id, user_id=member.id, venue_id=member.home_venue_id,
+        record = AttendanceRecord(lecture_id=lecture.id, user_id=member.id,
+                                  venue_id=expected_venue_id(member, lecture),
                                   status=Status.ABSENT, method=Method.MAKEUP, updated_at=now)
         db.session.add(record)
     record.made_up_at = now

@@ -31,6 +31,8 @@ ACTIONS = {
     "user.password_reset": _l("Password reset"),
     "user.disabled": _l("Account disabled"),
     "user.enabled": _l("Account enabled"),
+    "user.transferred": _l("Member transferred to another venue"),
+    "user.membership_ended": _l("Membership ended"),
     "roster.imported": _l("Member roster imported"),
     "attendance.status_set": _l("Attendance status set"),
     "attendance.desk_check_in": _l("Checked in at the desk"),
@@ -65,6 +67,7 @@ DETAIL_LABELS = {
     "stem": _l("Question text"), "position": _l("Position"), "total": _l("Total"), "source": _l("Source"),
     "checkin_opens_minutes": _l("Opens (minutes before)"), "checkin_grace_minutes": _l("On time (minutes after)"),
     "checkin_closes_minutes": _l("Closes (minutes after the end)"),
+    "effective": _l("Effective from"), "how": _l("How"), "at": _l("Date"),
 }
 
 

@@ -4,6 +4,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -64,6 +65,8 @@ class Lecture(db.Model):
     summary_md: Mapped[str] = mapped_column(Text, default="")
     quiz_pass_mark: Mapped[int] = mapped_column(Integer, default=80)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 归档党课: kept for its content only; no one is expected, so no absences, make-up or study hours.
+    archive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
     # The check-in window, relative to the lecture's times: opens before the start, on time until the
     # start plus the grace period, late after that, closed after the end plus the close offset.
     checkin_opens_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")

@@ -175,7 +175,8 @@ def _matrix_table(matrix) -> Table:
     table = Table(_("Attendance matrix"), columns)
     for member, cells, totals in matrix.rows:
         table.rows.append([member.member_no, member.name]
-                          + [status_heading("made_up") if c.made_up else status_heading(c.key) for c in cells]
+                          + [("" if c is None else status_heading("made_up") if c.made_up else status_heading(c.key))
+                             for c in cells]
                           + [totals.get(k, 0) for k in ("present", "late", "excused", "absent", "made_up")])
     return table
 

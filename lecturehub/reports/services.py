@@ -11,9 +11,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import current_app
 
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import Membership, Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
-from lecturehub.attendance.services import Phase, effective_status, window_of
+from lecturehub.attendance.services import (Phase, effective_status, expected_members_query, expected_memberships,
+                                           window_of)
 from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -94,14 +95,15 @@ def lecture_venues(lecture: Lecture, venue_ids: list[int] | None) -> list[Venue]
 
 
 def lecture_report(lecture: Lecture, venue_ids: list[int] | None, now: datetime | None = None) -> list[VenueStats]:
-    """Per venue: every expected member's status, leave reasons and best quiz score. Five queries."""
+    """Per venue: every member the lecture expected there (by membership at its start), their status,
+    leave reasons and best quiz score. Five queries."""
     now = now or utcnow()
     phase = window_of(lecture).phase(now)
     venues = lecture_venues(lecture, venue_ids)
     ids = [v.id for v in venues]
-    members = list(db.session.scalars(sa.select(User).where(User.home_venue_id.in_(ids), User.active.is_(True))
-                                      .order_by(User.member_no, User.id)))
-    member_filter = sa.and_(User.home_venue_id.in_(ids), User.active.is_(True))
+    expected = expected_members_query(lecture.id, ids)
+    members = db.session.execute(expected.add_columns(Membership.venue_id).order_by(User.member_no, User.id)).all()
+    member_filter = User.id.in_(expected.with_only_columns(User.id))
     records = {r.user_id: r for r in db.session.scalars(
         sa.select(AttendanceRecord).join(User, User.id == AttendanceRecord.user_id)
         .where(AttendanceRecord.lecture_id == lecture.id, member_filter))}
@@ -113,15 +115,15 @@ def lecture_report(lecture: Lecture, venue_ids: list[int] | None, now: datetime 
         sa.select(QuizAttempt.user_id, sa.func.max(QuizAttempt.score)).join(User, User.id == QuizAttempt.user_id)
         .where(QuizAttempt.lecture_id == lecture.id, member_filter).group_by(QuizAttempt.user_id)).all())
     stats = {v.id: VenueStats(v) for v in venues}
-    by_id = {}
-    for member in members:
+    venue_of = {}
+    for member, venue_id in members:
         record = records.get(member.id)
-        stats[member.home_venue_id].members.append(
+        stats[venue_id].members.append(
             MemberStatus(member, effective_status(record, phase), record, scores.get(member.id)))
-        by_id[member.id] = member
+        venue_of[member.id] = (member, venue_id)
     for user_id, reason, state in leaves:
-        member = by_id[user_id]
-        stats[member.home_venue_id].leave_reasons.append((member, reason, state))
+        member, venue_id = venue_of[user_id]
+        stats[venue_id].leave_reasons.append((member, reason, state))
     return [stats[v.id] for v in venues]
 
 
@@ -134,21 +136,29 @@ class Matrix:
 
 
 def course_matrix(course: Course, venue: Venue, now: datetime | None = None) -> Matrix:
-    """Members of a venue x the course's lectures at that venue, each cell a status; three queries."""
+    """Members a venue expected at any of the course's lectures x those lectures, each cell a status (None where
+    the member was not expected there: before joining or after leaving or transferring); four queries."""
     now = now or utcnow()
     lectures = list(db.session.scalars(
         sa.select(Lecture).join(LectureVenue, LectureVenue.lecture_id == Lecture.id)
         .where(Lecture.course_id == course.id, LectureVenue.venue_id == venue.id).order_by(Lecture.starts_at)))
-    members = list(db.session.scalars(sa.select(User).where(User.home_venue_id == venue.id, User.active.is_(True))
+    expected_here = (expected_memberships()
+                     .where(Lecture.course_id == course.id, Membership.venue_id == venue.id).subquery())
+    expected = set(db.session.execute(sa.select(expected_here.c.lecture_id, expected_here.c.user_id)).all())
+    members = list(db.session.scalars(sa.select(User).where(User.id.in_(sa.select(expected_here.c.user_id)))
                                       .order_by(User.member_no, User.id)))
     records = {(r.lecture_id, r.user_id): r for r in db.session.scalars(
-        sa.select(AttendanceRecord).join(User, User.id == AttendanceRecord.user_id)
-        .where(AttendanceRecord.lecture_id.in_([lec.id for lec in lectures]), User.home_venue_id == venue.id))}
+        sa.select(AttendanceRecord).join(expected_here, sa.and_(
+            expected_here.c.lecture_id == AttendanceRecord.lecture_id,
+            expected_here.c.user_id == AttendanceRecord.user_id)))}
     phases = {lec.id: window_of(lec).phase(now) for lec in lectures}
     rows = []
     for member in members:
         cells, totals = [], defaultdict(int)
         for lecture in lectures:
+            if (lecture.id, member.id) not in expected:
+                cells.append(None)
+                continue
             record = records.get((lecture.id, member.id))
             cell = MemberStatus(member, effective_status(record, phases[lecture.id]), record)
             cells.append(cell)
@@ -171,10 +181,12 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
                           now: datetime | None = None) -> Overview:
     """All venues x the selected lectures with counts and rates; five queries.
 
-    Expected members are today's members of each venue (the roster is not versioned).
+    Each lecture counts the members of each venue at its start; archive lectures take no attendance and
+    are left out.
     """
     now = now or utcnow()
-    query = sa.select(Lecture).where(Lecture.published.is_(True)).order_by(Lecture.starts_at)
+    query = (sa.select(Lecture).where(Lecture.published.is_(True), Lecture.archive.is_(False))
+             .order_by(Lecture.starts_at))
     if course_id:
         query = query.where(Lecture.course_id == course_id)
     zone = local_zone()
@@ -187,20 +199,20 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
     venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
     links = set(db.session.execute(sa.select(LectureVenue.lecture_id, LectureVenue.venue_id)
                                    .where(LectureVenue.lecture_id.in_(lecture_ids))))
-    expected = dict(db.session.execute(
-        sa.select(User.home_venue_id, sa.func.count(User.id)).where(User.active.is_(True),
-                                                                    User.home_venue_id.is_not(None))
-        .group_by(User.home_venue_id)).all())
+    expected_then = expected_memberships().where(Lecture.id.in_(lecture_ids)).subquery()
+    expected = dict(((lecture_id, venue_id), count) for lecture_id, venue_id, count in db.session.execute(
+        sa.select(expected_then.c.lecture_id, expected_then.c.venue_id, sa.func.count())
+        .group_by(expected_then.c.lecture_id, expected_then.c.venue_id)))
     counts = db.session.execute(
-        sa.select(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status,
+        sa.select(AttendanceRecord.lecture_id, expected_then.c.venue_id, AttendanceRecord.status,
                   sa.func.count(AttendanceRecord.id), sa.func.count(AttendanceRecord.made_up_at))
-        .join(User, User.id == AttendanceRecord.user_id)
-        .where(AttendanceRecord.lecture_id.in_(lecture_ids), User.active.is_(True))
-        .group_by(AttendanceRecord.lecture_id, User.home_venue_id, AttendanceRecord.status))
+        .join(expected_then, sa.and_(expected_then.c.lecture_id == AttendanceRecord.lecture_id,
+                                     expected_then.c.user_id == AttendanceRecord.user_id))
+        .group_by(AttendanceRecord.lecture_id, expected_then.c.venue_id, AttendanceRecord.status))
     cells: dict[tuple[int, int], dict[str, float]] = {}
     for lecture_id, venue_id in links:
-        cells[(lecture_id, venue_id)] = {"expected": expected.get(venue_id, 0), "present": 0, "late": 0,
-                                         "excused": 0, "absent": 0, "made_up": 0}
+        cells[(lecture_id, venue_id)] = {"expected": expected.get((lecture_id, venue_id), 0), "present": 0,
+                                         "late": 0, "excused": 0, "absent": 0, "made_up": 0}
     for lecture_id, venue_id, status, count, made_up in counts:
         cell = cells.get((lecture_id, venue_id))
         if cell is not None:
@@ -275,22 +287,30 @@ class HoursRow:
 
 
 def hours_by_member(venue_ids: list[int], year: int, now: datetime | None = None) -> dict[int, list[HoursRow]]:
-    """Study hours earned in `year` by each member of the venues, against their role's target; two queries."""
+    """Study hours earned in `year` by each member of the venues, against their role's target; two queries.
+
+    A venue's members are those who belonged to it at the end of the year (or now, for this year), so a
+    past year's figures stay as they were; a member's hours go with them when they transfer.
+    """
+    now = now or utcnow()
     start, end = year_bounds(year)
     share = expected_share(year, now)
-    members = list(db.session.scalars(sa.select(User).where(User.home_venue_id.in_(venue_ids),
-                                                            User.active.is_(True)).order_by(User.member_no)))
+    as_of = min(now, end)
+    belonged = (sa.select(User, Membership.venue_id).join(Membership, Membership.user_id == User.id)
+                .where(Membership.venue_id.in_(venue_ids), Membership.starts_at < as_of,
+                       sa.or_(Membership.ends_at.is_(None), Membership.ends_at >= as_of)))
+    members = db.session.execute(belonged.order_by(User.member_no, User.id)).all()
     earned = dict(db.session.execute(
         sa.select(AttendanceRecord.user_id, sa.func.sum(Lecture.study_hours))
-        .join(Lecture, Lecture.id == AttendanceRecord.lecture_id).join(User, User.id == AttendanceRecord.user_id)
-        .where(User.home_venue_id.in_(venue_ids), Lecture.starts_at >= start, Lecture.starts_at < end,
-               credit_condition())
+        .join(Lecture, Lecture.id == AttendanceRecord.lecture_id)
+        .where(AttendanceRecord.user_id.in_(belonged.with_only_columns(User.id)),
+               Lecture.starts_at >= start, Lecture.starts_at < end, Lecture.archive.is_(False), credit_condition())
         .group_by(AttendanceRecord.user_id)).all())
     result: dict[int, list[HoursRow]] = defaultdict(list)
-    for member in members:
+    for member, venue_id in members:
         hours = Decimal(earned.get(member.id) or 0).quantize(Decimal("0.1"))
         target = hours_target(member.role)
-        result[member.home_venue_id].append(HoursRow(member, hours, target, hours >= target * share))
+        result[venue_id].append(HoursRow(member, hours, target, hours >= target * share))
     return result
 
 
@@ -303,10 +323,11 @@ class LedgerLine:
 
 
 def _member_lectures(member: User):
-    """Published lectures at the member's venue, or attended elsewhere."""
-    return sa.and_(Lecture.published.is_(True),
-                   sa.or_(Lecture.id.in_(sa.select(LectureVenue.lecture_id)
-                                         .where(LectureVenue.venue_id == member.home_venue_id)),
+    """Published lectures that expected the member (at the venue they belonged to then), or that they
+    attended elsewhere; archive lectures take no attendance."""
+    expected = expected_memberships().where(Membership.user_id == member.id).with_only_columns(Lecture.id)
+    return sa.and_(Lecture.published.is_(True), Lecture.archive.is_(False),
+                   sa.or_(Lecture.id.in_(expected),
                           Lecture.id.in_(sa.select(AttendanceRecord.lecture_id)
                                          .where(AttendanceRecord.user_id == member.id))))
 
@@ -318,7 +339,8 @@ def member_years(member: User) -> list[int]:
 
 
 def member_ledger(member: User, year: int, now: datetime | None = None) -> list[LedgerLine]:
-    """The member's lectures of the year (at their venue, or attended elsewhere) with the hours each credited."""
+    """The member's lectures of the year (expected at their venue then, or attended elsewhere) with the hours
+    each credited."""
     now = now or utcnow()
     start, end = year_bounds(year)
     lectures = list(db.session.scalars(
