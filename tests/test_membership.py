@@ -1,0 +1,294 @@
+"""Dated membership: who a lecture expected stays what it was, whatever happens to the roster later."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from lecturehub.accounts import services as accounts
+from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+from lecturehub.attendance import services as attendance
+from lecturehub.attendance.models import AttendanceRecord, Method, Status
+from lecturehub.courses.models import Lecture
+from lecturehub.extensions import db
+from lecturehub.quizzes.models import Question, QuizAttempt
+from lecturehub.reports import services as reports
+from lecturehub.venues.models import Venue
+
+UTC = timezone.utc
+
+
+def user(username: str) -> User:
+    return db.session.scalar(sa.select(User).where(User.username == username))
+
+
+def venue(code: str) -> Venue:
+    return db.session.scalar(sa.select(Venue).where(Venue.code == code))
+
+
+def figures(lecture: Lecture) -> list[tuple]:
+    """What the lecture report says per venue, down to the names under each status and the leave reasons."""
+    return [(s.venue.code, s.expected, s.count("present"), s.count("late"), s.count("excused"), s.count("absent"),
+             s.made_up, s.rate, s.quiz_done, s.quiz_average,
+             tuple((m.user.member_no, m.key, m.made_up, m.best_score) for m in s.members),
+             tuple((u.member_no, reason, state.value) for u, reason, state in s.leave_reasons))
+            for s in reports.lecture_report(lecture, None)]
+
+
+def xlsx_content(data: bytes) -> tuple:
+    """Everything a reader of the workbook sees: cells, number formats, frozen panes, widths, sheet title.
+
+    openpyxl stamps the save time into the package, so the bytes themselves differ from second to second.
+    """
+    book = load_workbook(io.BytesIO(data))
+    sheet = book.active
+    cells = tuple(tuple((c.value, c.number_format, bool(c.font.bold)) for c in row) for row in sheet.iter_rows())
+    widths = tuple(sorted((k, d.width) for k, d in sheet.column_dimensions.items()))
+    return sheet.title, sheet.freeze_panes, widths, cells
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    # The sign-out form's CSRF token carries a timestamp; everything else on the page is the record.
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", response.get_data(as_text=True))
+
+
+def roster_csv(rows: list[tuple[str, str, str]]) -> bytes:
+    lines = ["姓名,编号,分会场,角色"] + [f"{name},{number},{venue_code},党员" for name, number, venue_code in rows]
+    return "\n".join(lines).encode("utf-8")
+
+
+# --- the bug in the issue ---------------------------------------------------------------------------
+
+def test_importing_30_members_today_leaves_the_2020_lecture_as_it_was(client, seed_lecture, org):
+    lecture = db.session.get(Lecture, seed_lecture["lecture_id"])
+    branch = db.session.get(Venue, org["branch_a"])
+    attendance.check_in(user("m0001"), lecture, branch.id, Method.ROSTER, now=lecture.starts_at)
+    client.login("admin")
+    before = figures(lecture)
+    before_xlsx = xlsx_content(client.get(f"/reports/lectures/{lecture.id}?format=xlsx").data)
+    before_record = page(client, f"/reports/lectures/{lecture.id}/venues/{branch.id}/record")
+    before_sheet = page(client, f"/reports/lectures/{lecture.id}/venues/{branch.id}/sheet")
+    a = next(row for row in before if row[0] == "b01")
+    assert a[1:3] == (3, 1)  # coord01, m0001, m0002 expected; m0001 present
+
+    outcome = accounts.import_roster("roster.csv", roster_csv([(f"新党员{n}", f"N{n:03d}", "第1分会场")
+                                                               for n in range(30)]), password="Start-pass-1")
+    assert len(outcome.created) == 30
+
+    db.session.expire_all()
+    assert figures(lecture) == before
+    assert xlsx_content(client.get(f"/reports/lectures/{lecture.id}?format=xlsx").data) == before_xlsx
+    assert page(client, f"/reports/lectures/{lecture.id}/venues/{branch.id}/record") == before_record
+    assert page(client, f"/reports/lectures/{lecture.id}/venues/{branch.id}/sheet") == before_sheet
+    newcomer = user("N000")
+    assert attendance.open_makeup_tasks(newcomer) == []
+    assert attendance.needs_makeup(newcomer, lecture) is None
+    assert reports.member_ledger(newcomer, 2020) == []
+    # …while they are counted from today on: the venue's current members include them.
+    assert [m.venue.code for m in newcomer.memberships] == ["b01"]
+    assert newcomer.memberships[0].began_how is MembershipChange.IMPORTED
+
+
+# --- transfers, departures, re-enabling -----------------------------------------------------------------
+
+def test_a_transfer_after_a_lecture_leaves_that_lecture_with_the_old_venue(org, make_lecture):
+    l1 = make_lecture(datetime(2025, 3, 1, 6, tzinfo=UTC))
+    l2 = make_lecture(datetime(2025, 5, 1, 6, tzinfo=UTC))
+    member, admin = user("m0001"), user("admin")
+    # Absent at l1 (no record): the absence belongs to 第1分会场, where they were then.
+    accounts.transfer_member(member, venue("b02"), datetime(2025, 4, 1, tzinfo=UTC), admin, "工作调动")
+    db.session.commit()
+
+    at_l1 = {row[0]: row for row in figures(l1)}
+    at_l2 = {row[0]: row for row in figures(l2)}
+    assert "m0001" in [m[0] for m in at_l1["b01"][10]] and at_l1["b01"][1] == 3
+    assert "m0001" not in [m[0] for m in at_l1["b02"][10]] and at_l1["b02"][1] == 2
+    assert "m0001" in [m[0] for m in at_l2["b02"][10]] and at_l2["b02"][1] == 3
+    assert at_l2["b01"][1] == 2
+    assert member.home_venue.code == "b02"
+    history = [(m.venue.code, m.began_how, m.ended_how, m.reason) for m in accounts.memberships_of(member)]
+    assert history == [("b01", MembershipChange.JOINED, MembershipChange.TRANSFERRED, ""),
+                       ("b02", MembershipChange.TRANSFERRED, None, "工作调动")]
+    # The matrix of 第2分会场 shows the member only from the lecture after the transfer.
+    matrix = reports.course_matrix(l1.course, venue("b02"))
+    row = next(cells for m, cells, _totals in matrix.rows if m.username == "m0001")
+    assert row[0] is None and row[1].key == "absent"
+
+
+def test_a_transfer_cannot_reach_back_before_the_membership_began(org):
+    member = user("m0001")
+    with pytest.raises(accounts.AccountError):
+        accounts.transfer_member(member, venue("b02"), datetime(1999, 1, 1, tzinfo=UTC), user("admin"))
+
+
+def test_disabling_ends_membership_and_re_enabling_starts_a_new_one(org, make_lecture):
+    before = make_lecture(datetime(2025, 3, 1, 6, tzinfo=UTC))
+    during = make_lecture(datetime(2025, 5, 1, 6, tzinfo=UTC))
+    after = make_lecture(datetime(2025, 7, 1, 6, tzinfo=UTC))
+    member, admin = user("m0002"), user("admin")
+    accounts.set_active(member, False, admin, now=datetime(2025, 4, 1, tzinfo=UTC))
+    accounts.set_active(member, True, admin, now=datetime(2025, 6, 1, tzinfo=UTC))
+    expected = {lec.id: [m for s in reports.lecture_report(lec, None) for m in s.members] for lec in
+                (before, during, after)}
+    assert "m0002" in [m.user.username for m in expected[before.id]]
+    assert "m0002" not in [m.user.username for m in expected[during.id]]
+    assert "m0002" in [m.user.username for m in expected[after.id]]
+    tasks = {t.lecture.id for t in attendance.open_makeup_tasks(member)}
+    assert tasks == {before.id, after.id}
+    assert [(m.began_how, m.ended_how) for m in accounts.memberships_of(member)] == [
+        (MembershipChange.JOINED, MembershipChange.DISABLED), (MembershipChange.RE_ENABLED, None)]
+
+
+# --- archive lectures and make-up without a quiz ----------------------------------------------------
+
+def test_an_archive_lecture_expects_no_one(org, make_lecture):
+    lecture = make_lecture(datetime(2025, 3, 1, 6, tzinfo=UTC), archive=True)
+    assert all(s.expected == 0 for s in reports.lecture_report(lecture, None))
+    assert attendance.open_makeup_tasks(user("m0001")) == []
+    assert lecture.id not in [lec.id for lec in reports.organisation_overview(None, None, None).lectures]
+    assert reports.member_ledger(user("m0001"), 2025) == []
+    with pytest.raises(attendance.CheckinError):
+        attendance.check_in(user("m0001"), lecture, org["branch_a"], Method.ROSTER, now=lecture.starts_at)
+
+
+def test_make_up_without_quiz_questions_is_done_once_the_key_points_are_read(client, org, make_lecture):
+    lecture = make_lecture(datetime(2025, 3, 1, 6, tzinfo=UTC))
+    db.session.execute(sa.delete(Question).where(Question.lecture_id == lecture.id))
+    db.session.commit()
+    client.login("m0001")
+    makeup = client.get(f"/makeup/{lecture.id}").get_data(as_text=True)
+    assert f"/lectures/{lecture.id}/quiz" not in makeup
+    assert "没有自测题" in makeup
+    client.submit(f"/lectures/{lecture.id}/read", {}, token_from=f"/makeup/{lecture.id}")
+    record = db.session.scalar(sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture.id,
+                                                                 AttendanceRecord.user_id == org["member_a"]))
+    assert record.made_up_at is not None and record.venue_id == org["branch_a"]
+    assert f"/makeup/{lecture.id}" not in client.get("/home").get_data(as_text=True)
+
+
+# --- a year in the life of an organisation ----------------------------------------------------------------
+
+YEAR = 2025
+
+
+def _lecture_snapshot(client, lecture: Lecture, venue_ids: list[int]) -> dict:
+    """Everything a past lecture's records say: report, its exports, branch records, sheets and study hours."""
+    snapshot = {"figures": figures(lecture),
+                "xlsx": xlsx_content(client.get(f"/reports/lectures/{lecture.id}?format=xlsx").data)}
+    for venue_id in venue_ids:
+        base = f"/reports/lectures/{lecture.id}/venues/{venue_id}"
+        snapshot[venue_id] = (xlsx_content(client.get(f"{base}?format=xlsx").data), page(client, f"{base}/record"),
+                              page(client, f"{base}/sheet"))
+    # Each member's line for this lecture in their ledger (status and hours credited); members the lecture
+    # never concerned have none, and must keep having none.
+    snapshot["hours"] = {}
+    for member in db.session.scalars(sa.select(User).order_by(User.id)):
+        lines = [(line.status, line.made_up, line.hours) for line in reports.member_ledger(member, YEAR)
+                 if line.lecture.id == lecture.id]
+        if lines:
+            snapshot["hours"][member.username] = lines
+    return snapshot
+
+
+def _pass_quiz(member: User, lecture: Lecture, at: datetime) -> None:
+    db.session.add(QuizAttempt(user_id=member.id, lecture_id=lecture.id, correct_count=1, question_count=1,
+                               score=100, pass_mark=80, passed=True, submitted_at=at))
+    db.session.commit()
+
+
+def test_a_year_of_roster_changes_leaves_every_earlier_lecture_as_it_was(client, org, make_lecture):
+    admin = user("admin")
+    venue_ids = [org["main"], org["branch_a"], org["branch_b"]]
+    lectures = [make_lecture(datetime(YEAR, month, 10, 6, tzinfo=UTC), study_hours=Decimal("2.0"))
+                for month in range(1, 13)]
+    client.login("admin")
+
+    def first_of(month: int) -> datetime:
+        return datetime(YEAR, month, 1, 2, tzinfo=UTC)
+
+    def roster_changes(month: int) -> None:
+        at = first_of(month)
+        if month == 2:
+            accounts.create_user("n0001", "新人甲", Role.MEMBER, "Start-pass-1", [venue("b01")], member_no="n0001",
+                                 joined_at=at, by=admin)
+        elif month == 3:
+            accounts.transfer_member(user("m0001"), venue("b02"), at, admin, "工作调动")
+        elif month == 4:
+            accounts.set_active(user("m0002"), False, admin, now=at)
+        elif month == 5:
+            accounts.set_active(user("m0002"), True, admin, now=at)
+        elif month == 6:
+            # Next year's roster, early: five newcomers at 第2分会场 and m0003 moved to 第1分会场.
+            rows = [(f"新人{n}", f"r{n:04d}", "b02") for n in range(5)] + [("王芳", "m0003", "b01")]
+            accounts.import_roster("roster.csv", roster_csv(rows), password="Start-pass-1", now=at)
+        elif month == 7:
+            accounts.end_membership(user("m0003"), at, admin, MembershipChange.LEFT)
+        elif month == 8:
+            # Decided now, effective from September: August's lecture still expects n0001 at 第1分会场.
+            accounts.transfer_member(user("n0001"), venue("main"), first_of(9), admin, "借调")
+        elif month == 10:
+            accounts.update_account(user("coord02"), admin, name="乙负责人", role=Role.COORDINATOR,
+                                    venues=[venue("b01")], effective_at=at)
+        db.session.commit()
+
+    def hold_the_lecture(lecture: Lecture, month: int) -> None:
+        start = lecture.starts_at
+        expected = {m.user.username for s in reports.lecture_report(lecture, None, now=start) for m in s.members}
+        members = sorted(expected)
+        asker = members[month % len(members)]
+        leave = attendance.request_leave(user(asker), lecture, "出差", now=start - timedelta(days=3))
+        attendance.decide_leave(leave, True, admin, now=start - timedelta(days=2))
+        for index, username in enumerate(members):
+            if username == asker or index % 4 == 3:
+                continue  # on leave, or absent
+            late = index % 4 == 2
+            member = user(username)
+            attendance.check_in(member, lecture, member.home_venue_id, Method.QR,
+                                now=start + timedelta(minutes=30 if late else -5))
+        after = lecture.ends_at + timedelta(hours=1)
+        # One absent member makes the lecture up at once.
+        absent = [u for i, u in enumerate(members) if i % 4 == 3 and u != asker]
+        if absent:
+            member = user(absent[0])
+            _pass_quiz(member, lecture, after)
+            attendance.mark_key_points_read(member, lecture, now=after)
+
+    snapshots: dict[int, dict] = {}
+    for month, lecture in enumerate(lectures, start=1):
+        roster_changes(month)
+        db.session.expire_all()
+        for held in lectures[:month - 1]:
+            assert _lecture_snapshot(client, held, venue_ids) == snapshots[held.id], (month, held.starts_at)
+        hold_the_lecture(lecture, month)
+        db.session.expire_all()
+        snapshots[lecture.id] = _lecture_snapshot(client, lecture, venue_ids)
+        now = lecture.ends_at + timedelta(hours=2)
+        for member in db.session.scalars(sa.select(User)):
+            expected_at = {held.id for held in lectures[:month]
+                           if member.member_no in {m[0] for row in snapshots[held.id]["figures"] for m in row[10]}}
+            tasks = {task.lecture.id for task in attendance.open_makeup_tasks(member, now=now)}
+            assert tasks <= expected_at, (month, member.username)
+
+    # The year's story, read back from the records.
+    figures_by_month = {month: {row[0]: row for row in snapshots[lec.id]["figures"]}
+                        for month, lec in enumerate(lectures, start=1)}
+    b01 = lambda month: {m[0] for m in figures_by_month[month]["b01"][10]}  # noqa: E731
+    b02 = lambda month: {m[0] for m in figures_by_month[month]["b02"][10]}  # noqa: E731
+    main = lambda month: {m[0] for m in figures_by_month[month]["main"][10]}  # noqa: E731
+    assert "n0001" not in b01(1) and "n0001" in b01(2)
+    assert "m0001" in b01(2) and "m0001" in b02(3) and "m0001" not in b01(3)
+    assert "m0002" in b01(3) and "m0002" not in b01(4) and "m0002" in b01(5)
+    assert "r0000" not in b02(5) and "r0000" in b02(6)
+    assert "m0003" in b02(5) and "m0003" in b01(6) and "m0003" not in b01(7) | b02(7)
+    assert "n0001" in b01(8) and "n0001" in main(9)
+    assert "coord02" in b02(9) and "coord02" in b01(10)
+    hours = {u: sum(line[2] for snap in snapshots.values() for line in snap["hours"].get(u, []))
+             for u in ("m0001", "n0001")}
+    assert hours["m0001"] > 0 and hours["n0001"] > 0
