@@ -89,6 +89,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .accounts.memberships import bp as memberships_bp
     from .accounts.routes import bp as accounts_bp
     from .attendance.routes import bp as attendance_bp
     from .audit.routes import bp as audit_bp
@@ -100,7 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from .reports.routes import bp as reports_bp
     from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp, quiz_bank_bp,
+    for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp, quiz_bank_bp,
                       attendance_bp, reports_bp, audit_bp):
         app.register_blueprint(blueprint)
 

@@ -38,6 +38,8 @@ TABLE = {
     "venues.venue_list": ("GET", "/venues", dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     "venues.venue_detail": ("GET", "/venues/{branch_a}",
                             dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "memberships.venue_members": ("GET", "/venues/{branch_a}/members",
+                                  dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
     "courses.course_list": ("GET", "/courses", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "courses.course_detail": ("GET", "/courses/{course}",
                               dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),

@@ -292,3 +292,51 @@ def test_a_year_of_roster_changes_leaves_every_earlier_lecture_as_it_was(client,
     hours = {u: sum(line[2] for snap in snapshots.values() for line in snap["hours"].get(u, []))
              for u in ("m0001", "n0001")}
     assert hours["m0001"] > 0 and hours["n0001"] > 0
+
+
+# --- the pages that show the history ----------------------------------------------------------------------
+
+def test_admin_transfers_a_member_from_a_date_and_both_pages_show_the_history(client, org, make_lecture):
+    lecture = make_lecture(datetime(2025, 3, 1, 6, tzinfo=UTC))
+    client.login("admin")
+    url = f"/admin/users/{org['member_a']}"
+    form = client.get(url).get_data(as_text=True)
+    assert 'name="effective_at"' in form
+    response = client.submit(url, {"name": "张伟", "role": "member", "venue_ids": str(org["branch_b"]),
+                                   "effective_at": "2025-04-01T09:00", "transfer_reason": "工作调动"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    history = [(m.venue.code, m.starts_at, m.ends_at, m.reason) for m in accounts.memberships_of(user("m0001"))]
+    effective = datetime(2025, 4, 1, 1, tzinfo=UTC)  # 09:00 in Beijing
+    assert history[-2][0] == "b01" and history[-2][2] == effective
+    assert history[-1] == ("b02", effective, None, "工作调动")
+    # The lecture before the transfer still counts the member at 第1分会场.
+    assert "m0001" in [m[0] for row in figures(lecture) if row[0] == "b01" for m in row[10]]
+
+    account = client.get(url).get_data(as_text=True)
+    assert "第1分会场" in account and "第2分会场" in account and "2025-04-01 09:00" in account
+    assert "转出" in account and "转入" in account and "工作调动" in account
+    old_venue = client.get(f"/venues/{org['branch_a']}/members").get_data(as_text=True)
+    assert "张伟" in old_venue.split("成员变动记录")[1] and "转出" in old_venue and "第2分会场" in old_venue
+    assert "张伟" not in old_venue.split("成员变动记录")[0]  # no longer a current member there
+    new_venue = client.get(f"/venues/{org['branch_b']}/members").get_data(as_text=True)
+    assert "张伟" in new_venue.split("成员变动记录")[0] and "转入" in new_venue
+
+
+def test_saving_an_account_untouched_transfers_no_one(client, org):
+    client.login("admin")
+    url = f"/admin/users/{org['member_a']}"
+    before = [(m.venue_id, m.starts_at, m.ends_at) for m in accounts.memberships_of(user("m0001"))]
+    form = client.get(url).get_data(as_text=True)
+    effective = re.search(r'name="effective_at" type="datetime-local" value="([^"]+)"', form).group(1)
+    response = client.submit(url, {"name": "张伟", "role": "member", "venue_ids": str(org["branch_a"]),
+                                   "effective_at": effective, "transfer_reason": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert [(m.venue_id, m.starts_at, m.ends_at) for m in accounts.memberships_of(user("m0001"))] == before
+
+
+def test_a_coordinator_sees_only_their_own_venues_membership_history(client, org):
+    client.login("coord01")
+    assert client.get(f"/venues/{org['branch_a']}/members").status_code == 200
+    assert client.get(f"/venues/{org['branch_b']}/members").status_code == 403

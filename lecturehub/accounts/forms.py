@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms import DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
-from lecturehub.core.forms import AppForm
+from lecturehub.core.forms import AppForm, YearRange
 
 
 class LoginForm(AppForm):
@@ -49,6 +49,11 @@ class AccountForm(AppForm):
     role = SelectField(_l("Role"), choices=[], validators=[InputRequired(message=_l("Choose a role."))])
     venue_ids = MultiCheckboxField(_l("Venues (a member's own venue; the venues a coordinator runs)"), coerce=int,
                                    choices=[])
+    # Used only when the member's own venue changes (组织关系转接): lectures before it keep the old venue.
+    effective_at = DateTimeLocalField(_l("A venue change takes effect from (Beijing time)"), format="%Y-%m-%dT%H:%M",
+                                      validators=[Optional(), YearRange()])
+    transfer_reason = StringField(_l("Reason for the venue change"), validators=[
+        Optional(), Length(max=500, message=_l("At most 500 characters."))])
 
 
 class ConfirmForm(AppForm):

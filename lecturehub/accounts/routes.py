@@ -10,6 +10,7 @@ from wtforms import SelectChoice
 
 from lecturehub.audit import services as audit
 from lecturehub.core.permissions import is_safe_next, role_required
+from lecturehub.core.timeutil import parse_local, to_local, utcnow
 from lecturehub.extensions import db, limiter
 from lecturehub.venues.models import Venue
 
@@ -156,6 +157,7 @@ def _account_form(user: User) -> AccountForm:
     form.role.choices = [SelectChoice(r.value, role_label(r)) for r in Role]
     form.venue_ids.choices = [(v.id, v.name) for v in venues]
     if request.method == "GET":
+        form.effective_at.data = to_local(utcnow()).replace(tzinfo=None, second=0, microsecond=0)
         form.role.data = user.role.value
         form.venue_ids.data = [v.id for v in user.coordinated_venues] if user.is_coordinator else (
             [user.home_venue_id] if user.home_venue_id else [])
@@ -164,7 +166,7 @@ def _account_form(user: User) -> AccountForm:
 
 def _account_page(user: User, form: AccountForm, status: int = 200, new_password: str | None = None):
     return render_template("accounts/user_detail.html", user=user, form=form, confirm=ConfirmForm(),
-                           new_password=new_password), status
+                           new_password=new_password, memberships=services.memberships_of(user)), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -177,7 +179,9 @@ def user_detail(user_id: int):
                                          .order_by(Venue.position)))
         try:
             services.update_account(user, current_user, name=form.name.data, role=Role(form.role.data),
-                                    venues=venues)
+                                    venues=venues, reason=form.transfer_reason.data or "",
+                                    effective_at=parse_local(form.effective_at.data) if form.effective_at.data
+                                    else None)
         except services.AccountError as exc:
             db.session.rollback()
             form.venue_ids.errors.append(str(exc))

@@ -302,7 +302,7 @@ def _move_home(member: User, venue: Venue | None, at: datetime, by: User | None,
         member.home_venue = None
     elif not member.active:
         member.home_venue = venue  # a disabled account belongs nowhere; re-enabling opens its membership here
-    elif member.home_venue_id != venue.id or current_membership(member) is None:
+    elif member.home_venue_id != venue.id:
         transfer_member(member, venue, at, by, reason)
 
 
