@@ -9,6 +9,8 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
+from lecturehub.accounts.models import User
+from lecturehub.attendance.services import open_makeup_tasks
 from lecturehub.courses.models import Course, KeyPoint, Lecture, Material
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question, QuestionKind, QuizAttempt
@@ -315,7 +317,7 @@ def test_bundle_preview_then_apply(admin, org, bundle_dir):
     assert response.status_code == 200 and "四史学习教育专题党课" in page
     assert db.session.scalar(sa.select(sa.func.count(Course.id))) == 0  # a preview writes nothing
     token = page.split('name="token" value="', 1)[1].split('"', 1)[0]
-    applied = admin.submit("/admin/bundle/apply", {"token": token}, token_from="/admin/bundle")
+    applied = admin.submit("/admin/bundle/apply", {"token": token, "archive_past": "no"}, token_from="/admin/bundle")
     assert applied.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count(Question.id))) == 20
 
@@ -353,3 +355,18 @@ def test_zip_bomb_traversal_and_non_zip_are_refused(admin, org):
     response = admin.submit("/admin/bundle/apply", {"token": "0" * 32}, token_from="/admin/bundle")
     assert response.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count(Course.id))) == 0
+
+
+def test_bundle_preview_asks_about_lectures_that_already_ended(admin, org, bundle_dir):
+    page = post_bundle(admin, zip_folder(bundle_dir)).get_data(as_text=True)
+    # org: two coordinators and three members belong to venues taking part in the 2020 lecture.
+    assert "1 场新党课已经结束" in page and "5 名党员将被计为缺席并收到补学任务" in page
+    token = page.split('name="token" value="', 1)[1].split('"', 1)[0]
+    unanswered = admin.submit("/admin/bundle/apply", {"token": token}, token_from="/admin/bundle")
+    assert unanswered.status_code == 422 and "请选择" in unanswered.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Lecture.id))) == 0
+    applied = admin.submit("/admin/bundle/apply", {"token": token, "archive_past": "yes"}, token_from="/admin/bundle")
+    assert applied.status_code == 302
+    lecture = db.session.scalar(sa.select(Lecture))
+    assert lecture.archive is True
+    assert open_makeup_tasks(db.session.get(User, org["member_a"])) == []

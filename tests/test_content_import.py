@@ -8,6 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from lecturehub.courses.content import ContentError, import_content
+from lecturehub.accounts.models import User
+from lecturehub.attendance.services import open_makeup_tasks
 from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureFormat, LectureVenue, Material
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question, QuestionKind
@@ -160,7 +162,7 @@ def test_over_long_title_and_bad_utf8_are_refused(org, bundle):
 
 def test_cli_import_reports_counts_and_errors(app, org, bundle):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["content", "import", str(bundle)])
+    result = runner.invoke(args=["content", "import", str(bundle), "--no-archive"])
     assert result.exit_code == 0, result.output
     assert "1 lecture(s)" in result.output and "20 question(s)" in result.output
 
@@ -170,3 +172,34 @@ def test_cli_import_reports_counts_and_errors(app, org, bundle):
     assert result.exit_code != 0
     assert f"{SEED_LECTURE_DIR}/quiz.yaml:" in result.output
     assert "nothing was imported" in result.output
+
+
+def test_cli_asks_before_importing_a_lecture_that_already_ended(app, org, bundle):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["content", "import", str(bundle)])
+    assert result.exit_code != 0
+    # org: two coordinators and three members belong to venues taking part in the 2020 lecture.
+    assert "5 member(s) would count as absent" in result.output and "--archive" in result.output
+    assert count(Lecture) == 0
+    result = runner.invoke(args=["content", "import", str(bundle), "--archive"])
+    assert result.exit_code == 0, result.output
+    lecture = db.session.scalar(sa.select(Lecture))
+    assert lecture.archive is True
+    assert open_makeup_tasks(db.session.get(User, org["member_a"])) == []
+    # Importing again asks nothing: the lecture exists, and keeps its archive status.
+    result = runner.invoke(args=["content", "import", str(bundle)])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Lecture)).archive is True
+
+
+def test_lecture_yaml_can_say_archive(app, org, bundle):
+    lecture_yaml = bundle / SEED_LECTURE_DIR / "lecture.yaml"
+    lecture_yaml.write_text(lecture_yaml.read_text() + "archive: true\n")
+    result = app.test_cli_runner().invoke(args=["content", "import", str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(sa.select(Lecture)).archive is True
+    lecture_yaml.write_text(lecture_yaml.read_text().replace("archive: true", "archive: sometimes"))
+    with pytest.raises(ContentError) as excinfo:
+        import_content(bundle)
+    assert any("lecture.yaml" in str(p) and "archive" in str(p) for p in excinfo.value.problems)

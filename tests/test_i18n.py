@@ -52,13 +52,23 @@ def extracted_messages(tmp_path: Path) -> set[str]:
         return {m.id for m in read_po(handle) if m.id}
 
 
+def _key(value):
+    """A message id or string as a dict key: plural forms (ngettext) come as lists or tuples."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _filled(string) -> bool:
+    """Translated: every plural form too (an untranslated plural is a tuple of empty strings)."""
+    return all(string) if isinstance(string, (list, tuple)) else bool(string)
+
+
 def test_every_message_is_translated_in_both_catalogues(tmp_path):
     wanted = extracted_messages(tmp_path)
     assert len(wanted) > 100
     for name, folder in CATALOGUES.items():
         with (folder / "messages.po").open("rb") as handle:
             catalogue = read_po(handle)
-        translated = {m.id for m in catalogue if m.id and m.string and not m.fuzzy}
+        translated = {m.id for m in catalogue if m.id and _filled(m.string) and not m.fuzzy}
         missing = sorted(wanted - translated)
         assert not missing, f"{name}: untranslated {missing[:10]} (run `make translations` and fill them in)"
         problems = [(m.id, errors) for m in catalogue for errors in [list(m.check(catalogue))] if errors and m.id]
@@ -68,7 +78,7 @@ def test_every_message_is_translated_in_both_catalogues(tmp_path):
 def test_compiled_catalogues_are_current():
     for name, folder in CATALOGUES.items():
         with (folder / "messages.po").open("rb") as handle:
-            source = {m.id: m.string for m in read_po(handle) if m.id and m.string}
+            source = {_key(m.id): _key(m.string) for m in read_po(handle) if m.id and _filled(m.string)}
         with (folder / "messages.mo").open("rb") as handle:
-            compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+            compiled = {_key(m.id): _key(m.string) for m in read_mo(handle) if m.id}
         assert compiled == source, f"{name}: messages.mo is stale; run `make translations`"

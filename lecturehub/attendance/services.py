@@ -18,6 +18,7 @@ from lecturehub.accounts.models import Membership, User
 from lecturehub.audit import services as audit
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import utcnow
+from lecturehub.courses.archive import counting_expected_members
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
@@ -225,6 +226,20 @@ def expected_members_query(lecture_id: int, venue_ids: list[int] | None = None) 
     if venue_ids is not None:
         query = query.where(Membership.venue_id.in_(venue_ids))
     return query
+
+
+def _count_expected_members(sender, lectures: list[tuple[datetime, list[str] | None]], **extra) -> int:
+    """How many distinct members lectures starting at these times at these venues (None: all) would expect."""
+    members: set[int] = set()
+    for starts_at, venue_codes in lectures:
+        query = sa.select(Membership.user_id).where(Membership.covers(starts_at))
+        if venue_codes is not None:
+            query = query.join(Venue, Venue.id == Membership.venue_id).where(Venue.code.in_(venue_codes))
+        members.update(db.session.scalars(query))
+    return len(members)
+
+
+counting_expected_members.connect(_count_expected_members)
 
 
 def expected_venue_id(member: User, lecture: Lecture) -> int | None:

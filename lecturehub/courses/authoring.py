@@ -15,7 +15,8 @@ from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
 from . import bundles, services
-from .content import ContentError, import_content, key_points_text
+from .archive import members_who_would_get_makeup, undecided_past_lectures
+from .content import ContentError, import_content, key_points_text, read_bundle
 from .forms import (
     BundleApplyForm,
     BundleUploadForm,
@@ -109,7 +110,7 @@ def edit_lecture(lecture_id: int | None = None):
                 starts_at=parse_local(form.starts_at.data), ends_at=parse_local(form.ends_at.data),
                 lecture_format=form.format.data, study_hours=form.study_hours.data,
                 venue_ids=form.venue_ids.data, key_points_md=form.key_points_md.data or "",
-                published=form.published.data)
+                published=form.published.data, archive=form.archive.data)
         except services.AuthoringError as exc:
             getattr(form, exc.field).errors.append(exc.message)
             status = 422
@@ -196,14 +197,14 @@ def bundle():
         token = None
         try:
             token = bundles.keep_upload(form.bundle.data.read())
-            changes = bundles.preview(bundles.read_kept(token))
+            specs = bundles.read_kept(token)
+            changes = bundles.preview(specs)
         except bundles.BundleError as exc:
             problems = [str(exc)]
         except ContentError as exc:
             problems = [str(p) for p in exc.problems]
         else:
-            return render_template("courses/admin_bundle.html", form=form, changes=changes,
-                                   apply_form=BundleApplyForm(formdata=None, token=token))
+            return _bundle_preview(form, changes, specs, BundleApplyForm(formdata=None, token=token))
         if token:
             bundles.drop(token)
     else:
@@ -217,9 +218,17 @@ def apply_bundle():
     form = BundleApplyForm()
     if not form.validate_on_submit():
         abort(400)
+    archive_past = {"yes": True, "no": False}.get(form.archive_past.data)
     try:
         with bundles.unpacked(bundles.kept_path(form.token.data)) as root:
-            summary = import_content(root)
+            if archive_past is None:
+                specs = read_bundle(root)
+                if undecided_past_lectures(specs):
+                    # The preview asked; an answer is needed before anything is written.
+                    form.archive_past.errors = [_("Choose whether the lectures that already ended are archive "
+                                                  "lectures.")]
+                    return _bundle_preview(BundleUploadForm(formdata=None), bundles.preview(specs), specs, form, 422)
+            summary = import_content(root, archive_past)
     except bundles.BundleError as exc:
         return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
                                problems=[str(exc)]), 422
@@ -230,6 +239,13 @@ def apply_bundle():
     flash(_("Bundle imported: %(created)s created, %(updated)s updated.", created=summary.created,
             updated=summary.updated), "success")
     return redirect(url_for("authoring.content"))
+
+
+def _bundle_preview(form, changes, specs, apply_form, status: int = 200):
+    """The preview of a bundle, asking about new lectures that already ended and saying what is at stake."""
+    past = undecided_past_lectures(specs)
+    return render_template("courses/admin_bundle.html", form=form, changes=changes, apply_form=apply_form,
+                           past_lectures=past, makeup_members=members_who_would_get_makeup(past)), status
 
 
 @bp.app_template_global()

@@ -96,6 +96,7 @@ class LectureSpec:
     pass_mark: int = 80
     questions: list[QuestionSpec] = field(default_factory=list)
     materials: list[MaterialSpec] = field(default_factory=list)
+    archive: bool | None = None  # 归档党课; None: lecture.yaml does not say (see courses/archive.py)
 
 
 @dataclass
@@ -294,7 +295,8 @@ def _read_lecture(reader: _Reader, folder: Path) -> LectureSpec | None:
         return None
     reader.unknown_fields(
         path, data,
-        {"title", "speaker", "host", "starts_at", "ends_at", "format", "study_hours", "venues", "published"},
+        {"title", "speaker", "host", "starts_at", "ends_at", "format", "study_hours", "venues", "published",
+         "archive"},
     )
     title = reader.text(path, data, "title")
     speaker = reader.text(path, data, "speaker", max_length=120)
@@ -326,6 +328,7 @@ def _read_lecture(reader: _Reader, folder: Path) -> LectureSpec | None:
         slug=slug, title=title, speaker=speaker, host=host, starts_at=starts_at, ends_at=ends_at,
         format=lecture_format, study_hours=study_hours, venue_codes=venue_codes, published=published,
         summary_md=summary, key_points=key_points, pass_mark=pass_mark, questions=questions, materials=materials,
+        archive=reader.flag(path, data, "archive", False) if "archive" in data else None,
     )
 
 
@@ -593,9 +596,15 @@ def _read_materials(reader: _Reader, folder: Path):
     return result if ok else None
 
 
-def import_content(root: Path) -> ImportSummary:
-    """Read, check and write a content bundle in one transaction; raises ContentError and writes nothing on a problem."""
+def import_content(root: Path, archive_past: bool | None = None) -> ImportSummary:
+    """Read, check and write a content bundle in one transaction; raises ContentError and writes nothing on a problem.
+
+    `archive_past` answers, for new lectures that already ended, whether they are archive lectures.
+    """
+    from .archive import decide
+
     courses = read_bundle(root)
+    decide(courses, archive_past)
     summary = ImportSummary()
     try:
         all_venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
@@ -658,6 +667,8 @@ def _apply_lecture(course: Course, spec: LectureSpec, all_venues: list[Venue], s
         study_hours=spec.study_hours, summary_md=spec.summary_md, quiz_pass_mark=spec.pass_mark,
         published=spec.published,
     )
+    if spec.archive is not None:
+        lecture.archive = spec.archive
     summary.lectures += 1
     db.session.flush()
 

@@ -7,11 +7,13 @@ from wtforms import (
     DateTimeLocalField,
     DecimalField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
     URLField,
 )
+from wtforms import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from lecturehub.core.fields import MultiCheckboxField
@@ -57,6 +59,7 @@ class LectureForm(AppForm):
     key_points_md = TextAreaField(_l("Summary and key points (Markdown; each “## ” heading starts a key point)"),
                                   validators=[Optional(), Length(max=100000, message=_l("At most 100000 characters."))])
     published = BooleanField(_l("Published (members can see it)"))
+    archive = BooleanField(_l("Archive lecture (content only: no attendance, make-up or study hours)"))
 
 
 class MaterialUploadForm(AppForm):
@@ -85,3 +88,8 @@ class BundleUploadForm(AppForm):
 
 class BundleApplyForm(AppForm):
     token = StringField(validators=[DataRequired(), Length(max=64)])
+    # Asked only when the bundle has new lectures that already ended and whose lecture.yaml leaves it open.
+    archive_past = RadioField(_l("Lectures that already ended"), choices=[
+        SelectChoice("yes", _l("Archive lectures: content only, no attendance")),
+        SelectChoice("no", _l("Ordinary lectures: members who did not attend count as absent and get make-up tasks"))],
+        validators=[Optional()])

@@ -90,7 +90,7 @@ def save_course(course: Course | None, *, title: str, slug: str, description_md:
 
 def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: str, speaker: str, host: str,
                  starts_at: datetime, ends_at: datetime, lecture_format: str, study_hours: Decimal,
-                 venue_ids: list[int], key_points_md: str, published: bool) -> Lecture:
+                 venue_ids: list[int], key_points_md: str, published: bool, archive: bool = False) -> Lecture:
     """Create or update a lecture with its venues and key points (updated by position, so quiz links hold)."""
     from .content import apply_key_points, key_point_problems, split_key_points
 
@@ -116,6 +116,7 @@ def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: s
     lecture.starts_at, lecture.ends_at = starts_at, ends_at
     lecture.format, lecture.study_hours, lecture.published = LectureFormat(lecture_format), study_hours, published
     lecture.summary_md = summary
+    lecture.archive = archive
     db.session.add(lecture)
     wanted = {v.id for v in venues}
     for link in list(lecture.venue_links):
