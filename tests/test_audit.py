@@ -58,11 +58,14 @@ def test_content_changes_imports_role_changes_and_exports_are_recorded(app, org,
     admin.submit(f"/lectures/{lecture_id}/checkin-settings", {"checkin_opens_minutes": "45",
                                                                "checkin_grace_minutes": "5",
                                                                "checkin_closes_minutes": "15"})
-    assert events("attendance.settings_saved")[0].details["checkin_opens_minutes"] == 45
+    settings_saved, = events("attendance.settings_saved")
+    assert [(c["old"], c["new"]) for c in settings_saved.details["changes"]] == [("30", "45"), ("10", "5"),
+                                                                                ("0", "15")]
     admin.submit(f"/admin/users/{org['member_a']}", {"name": "张伟", "role": "coordinator",
                                                      "venue_ids": [org["branch_a"]]})
     role_change, = events("user.role_changed")
-    assert role_change.details["role"] == "member → coordinator" and role_change.actor_id == org["admin"]
+    assert role_change.details["changes"] == [{"field": "角色", "old": "党员", "new": "分会场负责人"}]
+    assert role_change.actor_id == org["admin"]
     assert admin.get(f"/reports/lectures/{lecture_id}?format=xlsx").status_code == 200
     export, = events("export.report")
     assert export.target == f"/reports/lectures/{lecture_id}?format=xlsx" and export.details["file"].endswith(".xlsx")
