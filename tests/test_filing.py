@@ -166,3 +166,20 @@ def test_an_unfiled_venue_reads_as_a_draft_in_the_lecture_report(app, org, close
     admin = signed_in(app, "admin")
     page = admin.get(f"/reports/lectures/{closed_lecture.id}").get_data(as_text=True)
     assert page.count(DRAFT) == 3  # main venue and both branches
+
+
+def test_leave_approved_after_filing_shows_as_a_correction(app, org, closed_lecture):
+    from lecturehub.attendance.models import LeaveRequest
+
+    leave = LeaveRequest(lecture_id=closed_lecture.id, user_id=org["member_a"], reason="临时出差",
+                         requested_at=closed_lecture.starts_at - timedelta(days=1))
+    db.session.add(leave)
+    db.session.commit()
+    lv = link_id(closed_lecture.id, org["branch_a"])
+    coordinator = signed_in(app, "coord01")
+    coordinator.submit(f"/filings/{lv}/file", token_from=f"/roster/{lv}")
+    assert coordinator.submit(f"/leave/{leave.id}/decide", {"approve": "1"},
+                              token_from=f"/roster/{lv}").status_code == 302
+    assert status_of(closed_lecture.id, org["member_a"]) is Status.EXCUSED
+    record = coordinator.get(f"/reports/lectures/{closed_lecture.id}/venues/{org['branch_a']}/record")
+    assert "更正：张伟（m0001） 缺席 → 请假" in record.get_data(as_text=True)

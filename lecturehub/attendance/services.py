@@ -493,14 +493,19 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
     if approve:
         record = db.session.scalar(sa.select(AttendanceRecord).where(
             AttendanceRecord.lecture_id == leave.lecture_id, AttendanceRecord.user_id == leave.user_id))
+        # Approved after the venue filed its record (a late decision): the member's absence becomes leave on a
+        # filed record, so it shows there as a correction, the leave reason being its reason.
+        correction = (record is None or record.status is Status.ABSENT) and bool(
+            filed_venue_ids(leave.lecture_id, {leave.user.home_venue_id}))
         if record is None:
             record = AttendanceRecord(lecture_id=leave.lecture_id, user_id=leave.user_id,
                                       venue_id=leave.user.home_venue_id, status=Status.EXCUSED, method=Method.LEAVE,
                                       reason=leave.reason, updated_at=now)
             db.session.add(record)
-            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason, old_status=None)
+            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason,
+                        old_status=Status.ABSENT if correction else None, correction=correction)
         elif record.status is Status.ABSENT:
-            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason)
+            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason, correction=correction)
             record.status, record.method, record.reason = Status.EXCUSED, Method.LEAVE, leave.reason
     audit.record("leave.approved" if approve else "leave.refused", f"lecture:{leave.lecture_id}", actor=by,
                  member=leave.user.member_no, reason=leave.reason, note=note)
