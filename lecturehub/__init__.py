@@ -91,6 +91,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _register_blueprints(app: Flask) -> None:
     from .accounts.memberships import bp as memberships_bp
     from .accounts.routes import bp as accounts_bp
+    from .attendance.filing_views import bp as filing_bp
     from .attendance.routes import bp as attendance_bp
     from .audit.routes import bp as audit_bp
     from .core.routes import bp as core_bp
@@ -101,8 +102,8 @@ def _register_blueprints(app: Flask) -> None:
     from .reports.routes import bp as reports_bp
     from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp, quiz_bank_bp,
-                      attendance_bp, reports_bp, audit_bp):
+    for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp,
+                      quiz_bank_bp, attendance_bp, filing_bp, reports_bp, audit_bp):
         app.register_blueprint(blueprint)
 
 

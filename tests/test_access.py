@@ -135,7 +135,14 @@ TABLE = {
                            dict(anonymous=R, member_a=404, coord_a=404, coord_b=404, admin=404)),
     "quizzes.analysis": ("GET", "/lectures/{lecture}/quiz/analysis",
                          dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
-    # These change data, so they come last.
+    "filing.lecture_filings": ("GET", "/lectures/{lecture}/filings",
+                               dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
+    # An admin gets past the access check to the form check (422: neither acknowledge nor return chosen).
+    "filing.review": ("POST", "/filings/{lv_a}/review",
+                      dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=422)),
+    # These change data, so they come last. The seed lecture's check-in closed in 2020, so it can be filed.
+    "filing.file_record": ("POST", "/filings/{lv_a}/file",
+                           dict(anonymous=R, member_a=403, coord_a=R, coord_b=403, admin=R)),
     "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     "quiz_bank.delete_question": ("POST", "/admin/questions/{question}/delete",

@@ -1,11 +1,17 @@
 """The audit log: what is recorded, the admins' view and filters, and that nothing can edit it."""
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 import sqlalchemy as sa
 
+from lecturehub.accounts.models import User
 from lecturehub.audit.models import AuditEvent
+from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
 
 from .conftest import PASSWORD, Client, make_test_app
 from .test_attendance import link_id
@@ -58,11 +64,14 @@ def test_content_changes_imports_role_changes_and_exports_are_recorded(app, org,
     admin.submit(f"/lectures/{lecture_id}/checkin-settings", {"checkin_opens_minutes": "45",
                                                                "checkin_grace_minutes": "5",
                                                                "checkin_closes_minutes": "15"})
-    assert events("attendance.settings_saved")[0].details["checkin_opens_minutes"] == 45
+    settings_saved, = events("attendance.settings_saved")
+    assert [(c["old"], c["new"]) for c in settings_saved.details["changes"]] == [("30", "45"), ("10", "5"),
+                                                                                ("0", "15")]
     admin.submit(f"/admin/users/{org['member_a']}", {"name": "张伟", "role": "coordinator",
                                                      "venue_ids": [org["branch_a"]]})
     role_change, = events("user.role_changed")
-    assert role_change.details["role"] == "member → coordinator" and role_change.actor_id == org["admin"]
+    assert role_change.details["changes"] == [{"field": "角色", "old": "党员", "new": "分会场负责人"}]
+    assert role_change.actor_id == org["admin"]
     assert admin.get(f"/reports/lectures/{lecture_id}?format=xlsx").status_code == 200
     export, = events("export.report")
     assert export.target == f"/reports/lectures/{lecture_id}?format=xlsx" and export.details["file"].endswith(".xlsx")
@@ -119,3 +128,52 @@ def test_the_log_pages_keep_the_filter(client, org):
     assert 'href="/admin/audit?page=2&amp;action=auth.sign_in_failed"' in page
     second = client.get("/admin/audit?page=2&action=auth.sign_in_failed").get_data(as_text=True)
     assert "第2页，共2页" in second and "user:x0<" in second and "登录</td>" not in second
+
+
+# Entries as the previous release wrote them: codes and True/False in their details.
+LEGACY_ENTRIES = [
+    ("attendance.status_set", {"member": "m0021", "status": "excused", "reason": "出差"}),
+    ("attendance.desk_check_in", {"member": "m0022", "status": "late"}),
+    ("content.lecture_saved", {"title": "四史学习教育专题党课", "published": False}),
+    ("user.role_changed", {"role": "coordinator → coordinator", "venues": "b01 → b01"}),
+    ("content.quiz_settings_saved", {"pass_mark": 80, "draw": None, "attempts": None, "feedback": "after_submit"}),
+]
+RAW_CODES = re.compile(r"\b(present|late|excused|absent|member|coordinator|admin|after_submit|immediate|in_person|"
+                       r"video_conference|online|True|False|None)\b")
+
+
+def detail_texts(page: str) -> list[str]:
+    return [html.unescape(text) for text in re.findall(r'<span class="detail[^"]*">(.*?)</span>', page)]
+
+
+def test_the_audit_log_of_the_demo_reads_in_words(app, ctx):
+    from lecturehub.audit.services import record
+
+    assert app.test_cli_runner().invoke(args=["demo", "--password", "demo-pass-2020"]).exit_code == 0
+    for action, details in LEGACY_ENTRIES:
+        record(action, "legacy", **details)
+    db.session.commit()
+    lecture = db.session.scalar(sa.select(Lecture).order_by(Lecture.starts_at))
+    coordinator = Client(app)
+    coordinator.login("coord01", "demo-pass-2020")
+    lv = link_id(lecture.id, db.session.scalar(sa.select(Venue.id).where(Venue.name == "第1分会场")))
+    member = db.session.scalar(sa.select(User).where(User.username == "m0023"))
+    coordinator.submit(f"/roster/{lv}/status", {"member_id": member.id, "status": "excused", "reason": "病假"},
+                       token_from=f"/roster/{lv}")
+    admin = Client(app)
+    admin.login("admin", "demo-pass-2020")
+    admin.submit(f"/admin/lectures/{lecture.id}/quiz", {"quiz_pass_mark": "80", "feedback": "immediate",
+                                                         "shuffle_questions": "y"})
+    pages, texts = 1, []
+    while True:
+        page = admin.get(f"/admin/audit?page={pages}").get_data(as_text=True)
+        texts += detail_texts(page)
+        if f"page={pages + 1}" not in page:
+            break
+        pages += 1
+    assert len(texts) > 10
+    raw = [text for text in texts if RAW_CODES.search(text.split("：", 1)[-1])]
+    assert not raw, raw
+    for words in ("状态：请假", "状态：迟到", "已发布：否", "角色：分会场负责人 → 分会场负责人", "反馈方式：交卷后显示",
+                  "每次抽题数：—", "反馈方式：交卷后显示 → "):
+        assert any(text.startswith(words) for text in texts), words

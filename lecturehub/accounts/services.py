@@ -10,15 +10,21 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from lecturehub.audit import services as audit
+from lecturehub.audit.changes import record_changes
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
 from .models import Membership, MembershipChange, Role, User, UserSession, hash_password, verify_password
+
+# What the pages call each role, for the audit log (the roster import's ROLE_WORDS below go the other way).
+ROLE_NAMES = {Role.MEMBER.value: _l("Member"), Role.COORDINATOR.value: _l("Coordinator"), Role.ADMIN.value: _l("Admin")}
+audit.register_value_words("role", ROLE_NAMES)
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -203,6 +209,17 @@ def set_active(user: User, active: bool, by: User, now: datetime | None = None) 
     db.session.commit()
 
 
+def describe_account(user: User) -> dict:
+    """The account form's fields as labelled words, for the audit of an edit."""
+    venues = user.coordinated_venues if user.role is Role.COORDINATOR else [user.home_venue] if user.home_venue else []
+    return {"name": (_l("Name"), user.name), "role": (_l("Role"), ROLE_NAMES[user.role.value]),
+            "venues": (_l("Venues"), [v.name for v in venues])}
+
+
+def _access(user: User) -> tuple:
+    return user.role, user.home_venue.id if user.home_venue else None, sorted(v.id for v in user.coordinated_venues)
+
+
 def update_account(user: User, by: User, *, name: str, role: Role, venues: list[Venue],
                    effective_at: datetime | None = None, reason: str = "") -> None:
     """Change an account's name, role and venues; a role or venue change is audited with before and after.
@@ -217,18 +234,13 @@ def update_account(user: User, by: User, *, name: str, role: Role, venues: list[
         raise AccountError(_("A member belongs to exactly one venue."))
     if user.id == by.id and role is not Role.ADMIN:
         raise AccountError(_("You cannot take the admin role from yourself."))
-    before = (user.role.value, [v.code for v in user.coordinated_venues], user.home_venue.code if user.home_venue else "")
+    before, access_before = describe_account(user), _access(user)
     user.name = name.strip()
     user.role = role
     _move_home(user, venues[0] if venues else None, effective_at or utcnow(), by, reason)
     user.coordinated_venues = list(venues) if role is Role.COORDINATOR else []
-    after = (role.value, [v.code for v in user.coordinated_venues], user.home_venue.code if user.home_venue else "")
-    if before != after:
-        audit.record("user.role_changed", f"user:{user.username}", actor=by,
-                     role=f"{before[0]} → {after[0]}", venues=f"{', '.join(before[1]) or before[2]} → "
-                     f"{', '.join(after[1]) or after[2]}")
-    else:
-        audit.record("user.updated", f"user:{user.username}", actor=by)
+    record_changes("user.role_changed" if _access(user) != access_before else "user.updated",
+                   f"user:{user.username}", before, describe_account(user), actor=by)
     db.session.commit()
 
 

@@ -41,6 +41,8 @@ class SheetForm(AppForm):
         FileRequired(message=_l("Choose a file.")),
         FileAllowed(["xlsx", "csv"], message=_l("Upload a .csv or .xlsx file.")),
     ])
+    reason = StringField(_l("Reason for the correction (needed once the record has been filed)"),
+                         validators=[Optional(), Length(max=400, message=_l("At most 400 characters."))])
 
 
 class LeaveForm(AppForm):
@@ -73,3 +75,14 @@ class CheckinSettingsForm(AppForm):
 
 
 STATUS_CHOICES = [Status.PRESENT, Status.LATE, Status.EXCUSED, Status.ABSENT]
+
+
+class FileRecordForm(AppForm):
+    """The coordinator's 报送 button: only the CSRF token travels."""
+
+
+class ReviewForm(AppForm):
+    comment = TextAreaField(_l("Comment (needed to return the record)"), validators=[
+        Optional(), Length(max=1000, message=_l("At most 1000 characters."))])
+    acknowledge = SubmitField(_l("Acknowledge"))
+    send_back = SubmitField(_l("Return for correction"))

@@ -3,7 +3,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+import sqlalchemy as sa
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lecturehub.accounts.models import User
@@ -85,6 +86,8 @@ class AttendanceChange(db.Model):
     new_status: Mapped[Status] = mapped_column(_enum(Status))
     method: Mapped[Method] = mapped_column(_enum(Method))
     reason: Mapped[str] = mapped_column(String(500), default="")
+    # A change made after the venue's record was filed: shown on the record as 更正.
+    correction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
 
     changed_by: Mapped[User | None] = relationship(foreign_keys=[changed_by_id])
     user: Mapped[User] = relationship(foreign_keys=[user_id])
@@ -120,3 +123,39 @@ class KeyPointsRead(db.Model):
     lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FilingState(str, enum.Enum):
+    FILED = "filed"
+    ACKNOWLEDGED = "acknowledged"
+    RETURNED = "returned"
+
+
+class VenueFiling(db.Model):
+    """A venue's record of a lecture, filed (报送) by its coordinator and reviewed by an admin.
+
+    No row: a draft. Once a row exists the record has been filed at least once, and every later status
+    change of the venue's members is a correction (更正), with a reason, shown on the record.
+    """
+
+    __tablename__ = "venue_filing"
+    __table_args__ = (UniqueConstraint("lecture_id", "venue_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"), index=True)
+    state: Mapped[FilingState] = mapped_column(_enum(FilingState))
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str] = mapped_column(String(1000), default="")
+
+    venue: Mapped[Venue] = relationship()
+    filed_by: Mapped[User | None] = relationship(foreign_keys=[filed_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+
+    @property
+    def is_filed(self) -> bool:
+        """Filed and not returned: the record reads as final (acknowledged or waiting for review)."""
+        return self.state is not FilingState.RETURNED

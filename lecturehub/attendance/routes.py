@@ -12,7 +12,6 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role, User
-from lecturehub.audit import services as audit
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
@@ -21,6 +20,7 @@ from lecturehub.extensions import db, limiter
 from lecturehub.venues.models import Venue
 
 from . import codes, services
+from .filing import filings
 from .forms import (
     STATUS_CHOICES,
     CheckinSettingsForm,
@@ -241,8 +241,9 @@ def _roster_page(link: LectureVenue, status_code: int = 200, sheet_form: SheetFo
     roster = services.venue_roster(link.lecture, link.venue)
     changes = services.changes_for(link.lecture_id, [row.user.id for row in roster.rows])
     leaves = services.pending_leaves(link.lecture_id, [link.venue_id])
+    filing = filings(link.lecture_id, [link.venue_id]).get(link.venue_id)
     return render_template("attendance/roster.html", link=link, lecture=link.lecture, venue=link.venue,
-                           roster=roster, changes=changes, leaves=leaves, statuses=STATUS_CHOICES,
+                           roster=roster, changes=changes, leaves=leaves, statuses=STATUS_CHOICES, filing=filing,
                            sheet_form=sheet_form or SheetForm(), sheet_problems=sheet_problems or [],
                            decide_form=DecideLeaveForm(), status_form=StatusForm()), status_code
 
@@ -266,8 +267,12 @@ def roster_set_status(lecture_venue_id: int):
     roster_ids = {row.user.id for row in services.venue_roster(link.lecture, link.venue).rows}
     if member is None or member.id not in roster_ids:
         abort(404)  # not on this venue's roster: another venue's member is not this coordinator's to mark
-    services.set_status(link.lecture, member, link.venue_id, Status(form.status.data), (form.reason.data or "").strip(),
-                        by=current_user)
+    try:
+        services.set_status(link.lecture, member, link.venue_id, Status(form.status.data),
+                            (form.reason.data or "").strip(), by=current_user)
+    except services.CorrectionError as exc:
+        flash(str(exc), "error")
+        return _roster_page(link, 422)
     flash(_("%(name)s is now marked %(status)s.", name=member.name, status=status_label(Status(form.status.data))),
           "success")
     return redirect(url_for("attendance.roster", lecture_venue_id=link.id))
@@ -283,7 +288,7 @@ def roster_sheet(lecture_venue_id: int):
     upload = form.sheet.data
     try:
         marked, already = services.import_sheet(link.lecture, link.venue, upload.filename, upload.read(),
-                                                by=current_user)
+                                                by=current_user, correction_reason=form.reason.data or "")
     except services.SheetError as exc:
         return _roster_page(link, 422, sheet_form=form, sheet_problems=exc.problems)
     flash(_("Sign-in sheet entered: %(marked)s marked present, %(already)s already present.",
@@ -408,9 +413,9 @@ def checkin_settings(lecture_id: int):
     form = CheckinSettingsForm(obj=lecture)
     status = 200
     if form.validate_on_submit():
-        form.populate_obj(lecture)
-        audit.record("attendance.settings_saved", f"lecture:{lecture.id}",
-                     **{name: value for name, value in form.data.items() if name != "csrf_token"})
+        services.save_checkin_settings(lecture, opens_minutes=form.checkin_opens_minutes.data,
+                                       grace_minutes=form.checkin_grace_minutes.data,
+                                       closes_minutes=form.checkin_closes_minutes.data)
         db.session.commit()
         flash(_("Check-in settings saved."), "success")
         return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))

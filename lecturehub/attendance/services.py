@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lecturehub.accounts.models import Membership, User
 from lecturehub.audit import services as audit
+from lecturehub.audit.changes import record_changes
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.archive import counting_expected_members
@@ -26,7 +28,21 @@ from lecturehub.quizzes.services import passed_lecture_ids, quiz_submitted
 from lecturehub.venues.models import Venue
 
 from . import codes
-from .models import AttendanceChange, AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
+from .models import (
+    AttendanceChange,
+    AttendanceRecord,
+    KeyPointsRead,
+    LeaveRequest,
+    LeaveState,
+    Method,
+    Status,
+    VenueFiling,
+)
+
+
+audit.register_value_words("status", {
+    Status.PRESENT.value: _l("Present"), Status.LATE.value: _l("Late"), Status.EXCUSED.value: _l("Excused"),
+    Status.ABSENT.value: _l("Absent")})
 
 
 class Phase(str, enum.Enum):
@@ -50,6 +66,22 @@ class Window:
         if now <= self.closes_at:
             return Phase.LATE
         return Phase.CLOSED
+
+
+def describe_checkin_settings(lecture: Lecture) -> dict:
+    """The check-in settings form's fields as labelled words, for the audit of an edit."""
+    return {"checkin_opens_minutes": (_l("Check-in opens (minutes before the start)"), lecture.checkin_opens_minutes),
+            "checkin_grace_minutes": (_l("On time until (minutes after the start)"), lecture.checkin_grace_minutes),
+            "checkin_closes_minutes": (_l("Check-in closes (minutes after the end)"), lecture.checkin_closes_minutes)}
+
+
+def save_checkin_settings(lecture: Lecture, *, opens_minutes: int, grace_minutes: int, closes_minutes: int) -> None:
+    """Change the lecture's check-in window; each changed setting is audited, an unchanged save not at all."""
+    before = describe_checkin_settings(lecture)
+    lecture.checkin_opens_minutes, lecture.checkin_grace_minutes = opens_minutes, grace_minutes
+    lecture.checkin_closes_minutes = closes_minutes
+    record_changes("attendance.settings_saved", f"lecture:{lecture.id}", before, describe_checkin_settings(lecture))
+    db.session.flush()
 
 
 def window_of(lecture: Lecture) -> Window:
@@ -192,12 +224,34 @@ def venue_for_code(lecture: Lecture, code: str, now: datetime | None = None) -> 
 
 
 def _log_change(record: AttendanceRecord, new_status: Status, method: Method, by: User | None, now: datetime,
-                reason: str, old_status: Status | None | bool = False) -> None:
+                reason: str, old_status: Status | None | bool = False, correction: bool = False) -> None:
     db.session.add(AttendanceChange(
         lecture_id=record.lecture_id, user_id=record.user_id, changed_by_id=by.id if by else None, changed_at=now,
         old_status=record.status if old_status is False else old_status, new_status=new_status, method=method,
-        reason=reason,
+        reason=reason, correction=correction,
     ))
+
+
+class CorrectionError(ValueError):
+    """A change to a filed record came without the reason a correction needs."""
+
+
+def filed_venue_ids(lecture_id: int, venue_ids) -> set[int]:
+    """Those of `venue_ids` whose record of the lecture has been filed at least once (frozen)."""
+    wanted = {v for v in venue_ids if v is not None}
+    if not wanted:
+        return set()
+    return set(db.session.scalars(sa.select(VenueFiling.venue_id).where(
+        VenueFiling.lecture_id == lecture_id, VenueFiling.venue_id.in_(wanted))))
+
+
+def _correction_needed(lecture: Lecture, venue_ids, reason: str) -> bool:
+    """Whether a change touches a filed record; a correction without a reason is refused."""
+    if not filed_venue_ids(lecture.id, venue_ids):
+        return False
+    if not reason.strip():
+        raise CorrectionError(_("This record has been filed: give the reason for the correction."))
+    return True
 
 
 # --- who is expected, and the roster --------------------------------------------------------------
@@ -331,20 +385,28 @@ def set_status(lecture: Lecture, member: User, venue_id: int, status: Status, re
     now = now or utcnow()
     record = db.session.scalar(sa.select(AttendanceRecord).where(
         AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id == member.id))
+    phase = window_of(lecture).phase(now)
+    old_status = effective_status(record, phase)
+    if record is not None and record.status is status and record.reason == reason:
+        return record  # nothing changes, so nothing is logged
+    correction = old_status is not status and _correction_needed(
+        lecture, {member.home_venue_id, venue_id, record.venue_id if record else None}, reason)
     if record is None:
         record = AttendanceRecord(lecture_id=lecture.id, user_id=member.id, venue_id=venue_id, status=status,
                                   method=Method.ROSTER, reason=reason, updated_at=now,
                                   checked_in_at=now if status in (Status.PRESENT, Status.LATE) else None)
         db.session.add(record)
-        _log_change(record, status, Method.ROSTER, by, now, reason, old_status=None)
-    elif record.status is not status or record.reason != reason:
-        _log_change(record, status, Method.ROSTER, by, now, reason)
+        _log_change(record, status, Method.ROSTER, by, now, reason, old_status=old_status, correction=correction)
+    else:
+        _log_change(record, status, Method.ROSTER, by, now, reason, correction=correction)
         record.status, record.reason, record.method = status, reason, Method.ROSTER
         if status in (Status.PRESENT, Status.LATE):
             record.checked_in_at = record.checked_in_at or now
             record.venue_id = record.venue_id or venue_id
-    audit.record("attendance.status_set", f"lecture:{lecture.id}", actor=by, member=member.member_no,
-                 status=status.value, reason=reason)
+    audit.record("attendance.corrected" if correction else "attendance.status_set", f"lecture:{lecture.id}",
+                 actor=by, member=member.member_no,
+                 status=f"{old_status.value} → {status.value}" if correction and old_status else status.value,
+                 reason=reason)
     db.session.commit()
     return record
 
@@ -366,10 +428,11 @@ SHEET_HEADERS = {"编号", "member_no", "number", "member number"}
 
 
 def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by: User,
-                 now: datetime | None = None) -> tuple[int, int]:
+                 now: datetime | None = None, correction_reason: str = "") -> tuple[int, int]:
     """Enter a paper sign-in sheet: member numbers in the first column mark members present at `venue`.
 
     All rows are checked first; on any problem nothing is written. Returns (marked, already present).
+    A sheet that changes a filed record is a correction and needs `correction_reason`.
     """
     now = now or utcnow()
     try:
@@ -401,7 +464,16 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
     records = {r.user_id: r for r in db.session.scalars(sa.select(AttendanceRecord).where(
         AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id.in_([u.id for u in users.values()])))}
     marked = already = 0
-    reason = _("Paper sign-in sheet")
+    to_mark = [users[value] for _number, value in entries
+               if records.get(users[value].id) is None or records[users[value].id].status not in (Status.PRESENT,
+                                                                                                  Status.LATE)]
+    try:
+        correction = bool(to_mark) and _correction_needed(
+            lecture, {venue.id} | {u.home_venue_id for u in to_mark}, correction_reason)
+    except CorrectionError as exc:
+        raise SheetError([str(exc)]) from exc
+    reason = _("Paper sign-in sheet") + (f": {correction_reason.strip()}" if correction else "")
+    absent_before = Status.ABSENT if window_of(lecture).phase(now) is Phase.CLOSED else None
     for _number, value in entries:
         user = users[value]
         record = records.get(user.id)
@@ -412,13 +484,15 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
             record = AttendanceRecord(lecture_id=lecture.id, user_id=user.id, venue_id=venue.id,
                                       status=Status.PRESENT, method=Method.SHEET, reason=reason, updated_at=now)
             db.session.add(record)
-            _log_change(record, Status.PRESENT, Method.SHEET, by, now, reason, old_status=None)
+            _log_change(record, Status.PRESENT, Method.SHEET, by, now, reason, old_status=absent_before,
+                        correction=correction)
         else:
-            _log_change(record, Status.PRESENT, Method.SHEET, by, now, reason)
+            _log_change(record, Status.PRESENT, Method.SHEET, by, now, reason, correction=correction)
             record.status, record.method, record.venue_id, record.reason = Status.PRESENT, Method.SHEET, venue.id, reason
         marked += 1
-    audit.record("attendance.sheet_imported", f"lecture:{lecture.id}", actor=by, venue=venue.code, file=filename,
-                 marked=marked, already=already)
+    details = {"reason": correction_reason.strip()} if correction else {}
+    audit.record("attendance.corrected" if correction else "attendance.sheet_imported", f"lecture:{lecture.id}",
+                 actor=by, venue=venue.code, file=filename, marked=marked, already=already, **details)
     db.session.commit()
     return marked, already
 
@@ -459,15 +533,20 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
     if approve:
         record = db.session.scalar(sa.select(AttendanceRecord).where(
             AttendanceRecord.lecture_id == leave.lecture_id, AttendanceRecord.user_id == leave.user_id))
+        # Approved after the venue filed its record (a late decision): the member's absence becomes leave on a
+        # filed record, so it shows there as a correction, the leave reason being its reason.
+        correction = (record is None or record.status is Status.ABSENT) and bool(
+            filed_venue_ids(leave.lecture_id, {leave.user.home_venue_id}))
         if record is None:
             record = AttendanceRecord(lecture_id=leave.lecture_id, user_id=leave.user_id,
                                       venue_id=expected_venue_id(leave.user, db.session.get(Lecture, leave.lecture_id)),
                                       status=Status.EXCUSED, method=Method.LEAVE,
                                       reason=leave.reason, updated_at=now)
             db.session.add(record)
-            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason, old_status=None)
+            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason,
+                        old_status=Status.ABSENT if correction else None, correction=correction)
         elif record.status is Status.ABSENT:
-            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason)
+            _log_change(record, Status.EXCUSED, Method.LEAVE, by, now, leave.reason, correction=correction)
             record.status, record.method, record.reason = Status.EXCUSED, Method.LEAVE, leave.reason
     audit.record("leave.approved" if approve else "leave.refused", f"lecture:{leave.lecture_id}", actor=by,
                  member=leave.user.member_no, reason=leave.reason, note=note)

@@ -12,6 +12,7 @@ from lecturehub.core.timeutil import parse_local
 from lecturehub.extensions import db
 
 from . import services
+from .changes import changes_text
 from .forms import AuditFilterForm
 
 bp = Blueprint("audit", __name__, template_folder="templates")
@@ -50,3 +51,13 @@ def audit_action_label(action: str) -> str:
 @bp.app_template_global()
 def audit_detail_label(key: str) -> str:
     return services.detail_label(key)
+
+
+@bp.app_template_global()
+def audit_detail_value(key: str, value) -> str:
+    return services.detail_value(key, value)
+
+
+@bp.app_template_global()
+def audit_change_lines(changes) -> list[str]:
+    return changes_text(changes if isinstance(changes, list) else [])

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import has_request_context, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -38,6 +39,10 @@ ACTIONS = {
     "attendance.desk_check_in": _l("Checked in at the desk"),
     "attendance.sheet_imported": _l("Paper sign-in sheet entered"),
     "attendance.settings_saved": _l("Check-in settings changed"),
+    "attendance.corrected": _l("Filed record corrected"),
+    "filing.filed": _l("Venue record filed"),
+    "filing.acknowledged": _l("Filed record acknowledged"),
+    "filing.returned": _l("Filed record returned"),
     "leave.approved": _l("Leave approved"),
     "leave.refused": _l("Leave refused"),
     "content.course_saved": _l("Course saved"),
@@ -66,9 +71,20 @@ DETAIL_LABELS = {
     "attempts": _l("Attempts allowed"), "feedback": _l("Feedback"), "question": _l("Question"),
     "stem": _l("Question text"), "position": _l("Position"), "total": _l("Total"), "source": _l("Source"),
     "checkin_opens_minutes": _l("Opens (minutes before)"), "checkin_grace_minutes": _l("On time (minutes after)"),
-    "checkin_closes_minutes": _l("Closes (minutes after the end)"),
+    "checkin_closes_minutes": _l("Closes (minutes after the end)"), "comment": _l("Comment"),
     "effective": _l("Effective from"), "how": _l("How"), "at": _l("Date"),
 }
+
+# Words for the codes some entries hold (a status, a role), registered by the package that owns the code,
+# so that entries written with codes, old ones included, read in words without audit knowing the domains.
+VALUE_WORDS: dict[str, dict[str, object]] = {}
+# How older entries joined a before and an after in one value ("coordinator → member").
+ARROW = " → "
+
+
+def register_value_words(key: str, words: dict[str, object]) -> None:
+    """Let the audit log show `words[code]` (a lazy translation) for the code a `key` detail holds."""
+    VALUE_WORDS.setdefault(key, {}).update(words)
 
 
 def action_label(action: str) -> str:
@@ -77,6 +93,18 @@ def action_label(action: str) -> str:
 
 def detail_label(key: str) -> str:
     return str(DETAIL_LABELS.get(key, key))
+
+
+def detail_value(key: str, value) -> str:
+    """A detail's value in words: 是/否 for yes/no, the owner's word for a code, — for nothing."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if value is None or value == "":
+        return "—"
+    words = VALUE_WORDS.get(key)
+    if words and isinstance(value, str):
+        return ARROW.join(str(words.get(part, part)) for part in value.split(ARROW))
+    return str(value)
 
 
 def _actor(actor) -> tuple[int | None, str]:

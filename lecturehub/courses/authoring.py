@@ -76,12 +76,14 @@ def _lecture_form(lecture: Lecture | None) -> LectureForm:
     venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
     courses = list(db.session.scalars(sa.select(Course).order_by(Course.position, Course.id)))
     if lecture is not None and not request.form:
-        form = LectureForm(obj=lecture, course_id=lecture.course_id,
-                           starts_at=to_local(lecture.starts_at).replace(tzinfo=None),
-                           ends_at=to_local(lecture.ends_at).replace(tzinfo=None),
-                           format=lecture.format.value,
-                           venue_ids=[link.venue_id for link in lecture.venue_links],
-                           key_points_md=key_points_text(lecture.summary_md, lecture.key_points))
+        # Every field from `data`, none from `obj=`: WTForms prefers an object's attribute to a keyword, and the
+        # lecture's own starts_at (UTC) and format (an enum) would fill the Beijing-time fields and miss the select.
+        form = LectureForm(data=dict(
+            course_id=lecture.course_id, title=lecture.title, slug=lecture.slug, speaker=lecture.speaker,
+            host=lecture.host, starts_at=to_local(lecture.starts_at).replace(tzinfo=None),
+            ends_at=to_local(lecture.ends_at).replace(tzinfo=None), format=lecture.format.value,
+            study_hours=lecture.study_hours, venue_ids=[link.venue_id for link in lecture.venue_links],
+            key_points_md=key_points_text(lecture.summary_md, lecture.key_points), published=lecture.published))
     elif lecture is None and not request.form:
         form = LectureForm(course_id=request.args.get("course", type=int), venue_ids=[v.id for v in venues],
                            format=LectureFormat.IN_PERSON.value)

@@ -8,9 +8,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import abort
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
 from lecturehub.audit import services as audit
+from lecturehub.audit.changes import record_changes
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -72,18 +74,55 @@ class AuthoringError(ValueError):
         self.message = message
 
 
+def describe_course(course: Course | None) -> dict:
+    """The course form's fields as labelled words, for the audit of an edit."""
+    if course is None:
+        return {}
+    return {"title": (_l("Title"), course.title), "slug": (_l("Short name"), course.slug),
+            "description_md": (_l("Description"), course.description_md),
+            "position": (_l("Order"), course.position), "published": (_l("Published"), course.published)}
+
+
+def describe_lecture(lecture: Lecture | None) -> dict:
+    """The lecture form's fields as labelled words (times in the organisation's zone), for the audit of an edit."""
+    from .content import key_points_text
+    from .routes import format_name
+
+    if lecture is None:
+        return {}
+    venues = sorted((link.venue for link in lecture.venue_links), key=lambda v: (v.position, v.id))
+    key_points = sorted(lecture.key_points, key=lambda kp: kp.position)
+    return {
+        "course": (_l("Course"), lecture.course.title), "title": (_l("Title"), lecture.title),
+        "slug": (_l("Short name"), lecture.slug), "speaker": (_l("Speaker"), lecture.speaker),
+        "host": (_l("Host"), lecture.host), "starts_at": (_l("Starts (Beijing time)"), lecture.starts_at),
+        "ends_at": (_l("Ends (Beijing time)"), lecture.ends_at), "format": (_l("Format"), format_name(lecture.format)),
+        "study_hours": (_l("Study hours"), lecture.study_hours),
+        "venues": (_l("Venues taking part"), [v.name for v in venues]),
+        "key_points": (_l("Summary and key points"), key_points_text(lecture.summary_md, key_points)),
+        "published": (_l("Published"), lecture.published),
+    }
+
+
 def save_course(course: Course | None, *, title: str, slug: str, description_md: str, position: int,
                 published: bool) -> Course:
     """Create or update a course; slugs are unique."""
     clash = db.session.scalar(sa.select(Course.id).where(Course.slug == slug))
     if clash is not None and (course is None or clash != course.id):
         raise AuthoringError("slug", _("Another course already uses this short name."))
+    before = describe_course(course)
+    created = course is None
     course = course or Course()
-    course.title, course.slug, course.description_md = title.strip(), slug, description_md or ""
+    # Browsers send CRLF from a textarea; kept as LF so that saving untouched changes nothing.
+    course.title, course.slug, course.description_md = title.strip(), slug, (description_md or "").replace("\r\n", "\n")
     course.position, course.published = position, published
     db.session.add(course)
     db.session.flush()
-    audit.record("content.course_saved", f"course:{course.id}", title=course.title, published=published)
+    if created:
+        audit.record("content.course_saved", f"course:{course.id}", title=course.title, published=published)
+    else:
+        record_changes("content.course_saved", f"course:{course.id}", before, describe_course(course),
+                       title=course.title)
     db.session.commit()
     return course
 
@@ -110,6 +149,8 @@ def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: s
     venues = list(db.session.scalars(sa.select(Venue).where(Venue.id.in_(venue_ids)).order_by(Venue.position)))
     if len(venues) != len(set(venue_ids)):
         raise AuthoringError("venue_ids", _("Choose venues from the list."))
+    before = describe_lecture(lecture)
+    created = lecture is None
     lecture = lecture or Lecture(course=course)
     lecture.course = course
     lecture.title, lecture.slug, lecture.speaker, lecture.host = title.strip(), slug, speaker.strip(), host.strip()
@@ -128,7 +169,11 @@ def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: s
             lecture.venue_links.append(LectureVenue(venue=venue))
     apply_key_points(lecture, [(title, body) for title, body, _line in points])
     db.session.flush()
-    audit.record("content.lecture_saved", f"lecture:{lecture.id}", title=lecture.title, published=published)
+    if created:
+        audit.record("content.lecture_saved", f"lecture:{lecture.id}", title=lecture.title, published=published)
+    else:
+        record_changes("content.lecture_saved", f"lecture:{lecture.id}", before, describe_lecture(lecture),
+                       title=lecture.title)
     db.session.commit()
     return lecture
 

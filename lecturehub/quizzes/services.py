@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from lecturehub.audit import services as audit
+from lecturehub.audit.changes import record_changes
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
@@ -171,6 +173,28 @@ def parse_answer(kind: QuestionKind, options_text: str, answer_text: str) -> tup
     return options, indexes
 
 
+FEEDBACK_WORDS = {FeedbackMode.AFTER_SUBMIT.value: _l("After submitting the quiz"),
+                  FeedbackMode.IMMEDIATE.value: _l("Right after each answer")}
+audit.register_value_words("feedback", FEEDBACK_WORDS)
+
+
+def describe_question(question: Question | None) -> dict:
+    """The question form's fields as labelled words, for the audit of an edit."""
+    from .routes import question_kind_name
+
+    if question is None:
+        return {}
+    if question.kind is QuestionKind.TRUE_FALSE:
+        answer = _("True") if question.answer == [0] else _("False")
+    else:
+        answer = ",".join(LETTERS[i] for i in question.answer)
+    key_point = next((f"{kp.position}. {kp.title}" for kp in question.lecture.key_points
+                      if kp.id == question.key_point_id), None) if question.key_point_id else None
+    return {"kind": (_l("Type"), question_kind_name(question.kind.value)), "stem": (_l("Question"), question.stem),
+            "options": (_l("Options"), list(question.options)), "answer": (_l("Right answer"), answer),
+            "explanation": (_l("Explanation"), question.explanation), "key_point": (_l("Key point"), key_point)}
+
+
 def save_question(lecture: Lecture, question: Question | None, *, kind: QuestionKind, stem: str, options: list[str],
                   answer: list[int], explanation: str, key_point_id: int | None) -> Question:
     """Create or edit a question. Past attempts keep their snapshots, so their scores do not change."""
@@ -179,10 +203,17 @@ def save_question(lecture: Lecture, question: Question | None, *, kind: Question
                                  .where(Question.lecture_id == lecture.id))
         question = Question(lecture_id=lecture.id, key=f"q{secrets.token_hex(3)}", position=last + 1)
         db.session.add(question)
-    question.kind, question.stem, question.options, question.answer = kind, stem.strip(), options, answer
-    question.explanation, question.key_point_id = explanation.strip(), key_point_id
+    before = describe_question(question) if question.id is not None else None
+    # Browsers send CRLF from a textarea; kept as LF so that saving untouched changes nothing.
+    question.kind, question.stem, question.options, question.answer = kind, stem.strip().replace("\r\n", "\n"), \
+        options, answer
+    question.explanation, question.key_point_id = explanation.strip().replace("\r\n", "\n"), key_point_id
     db.session.flush()
-    audit.record("content.question_saved", f"lecture:{lecture.id}", question=question.key, stem=question.stem[:80])
+    if before is None:
+        audit.record("content.question_saved", f"lecture:{lecture.id}", question=question.key, stem=question.stem[:80])
+    else:
+        record_changes("content.question_saved", f"lecture:{lecture.id}", before, describe_question(question),
+                       question=question.key)
     db.session.commit()
     return question
 
@@ -316,16 +347,27 @@ def submit_sitting(sitting: QuizSitting, lecture: Lecture, responses: Mapping[in
     return submit_attempt(sitting.user_id, lecture, questions, answers)
 
 
+def describe_quiz_settings(lecture: Lecture, settings) -> dict:
+    """The quiz settings form's fields as labelled words, for the audit of an edit."""
+    return {"pass_mark": (_l("Pass mark (%)"), lecture.quiz_pass_mark),
+            "draw": (_l("Questions per attempt (empty: all)"), settings.draw_count),
+            "shuffle_questions": (_l("Shuffle the questions"), bool(settings.shuffle_questions)),
+            "shuffle_options": (_l("Shuffle the options"), bool(settings.shuffle_options)),
+            "feedback": (_l("Feedback"), FEEDBACK_WORDS[settings.feedback.value]),
+            "attempts": (_l("Attempts allowed (empty: unlimited)"), settings.max_attempts)}
+
+
 def save_settings(lecture: Lecture, *, pass_mark: int, draw_count: int | None, shuffle_questions: bool,
                   shuffle_options: bool, feedback: FeedbackMode, max_attempts: int | None) -> QuizSettings:
     """Store the lecture's quiz settings; sittings already in progress keep the questions they drew."""
     settings = db.session.get(QuizSettings, lecture.id) or QuizSettings(lecture_id=lecture.id)
+    before = describe_quiz_settings(lecture, quiz_settings(lecture.id))
     settings.draw_count, settings.shuffle_questions, settings.shuffle_options = draw_count, shuffle_questions, \
         shuffle_options
     settings.feedback, settings.max_attempts = feedback, max_attempts
     lecture.quiz_pass_mark = pass_mark
     db.session.add(settings)
-    audit.record("content.quiz_settings_saved", f"lecture:{lecture.id}", pass_mark=pass_mark, draw=draw_count,
-                 attempts=max_attempts, feedback=feedback.value)
+    record_changes("content.quiz_settings_saved", f"lecture:{lecture.id}", before,
+                   describe_quiz_settings(lecture, settings))
     db.session.commit()
     return settings

@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role
+from lecturehub.attendance import filing as filing_services
 from lecturehub.attendance.services import open_makeup_tasks
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
@@ -117,6 +118,7 @@ def lecture(lecture_id: int):
     total_expected = sum(s.expected for s in stats)
     total_arrived = sum(s.arrived for s in stats)
     return render_template("reports/lecture.html", lecture=lecture, stats=stats, ranked=ranked, chart=chart,
+                           filings=filing_services.filings(lecture.id, [s.venue.id for s in stats]),
                            total_rate=services.rate(total_arrived, total_expected), total_expected=total_expected,
                            total_arrived=total_arrived)
 
@@ -156,14 +158,23 @@ def lecture_venue(lecture_id: int, venue_id: int):
 def branch_record(lecture_id: int, venue_id: int):
     lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
     missing = [m for m in stats.members if m.key in ("absent", "excused")]
-    return render_template("reports/branch_record.html", lecture=lecture, venue=venue, stats=stats, missing=missing)
+    return render_template("reports/branch_record.html", lecture=lecture, venue=venue, stats=stats, missing=missing,
+                           **_filing_context(lecture, venue, stats))
 
 
 @bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/sheet")
 @role_required(Role.COORDINATOR, Role.ADMIN)
 def signin_sheet(lecture_id: int, venue_id: int):
     lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
-    return render_template("reports/signin_sheet.html", lecture=lecture, venue=venue, stats=stats)
+    return render_template("reports/signin_sheet.html", lecture=lecture, venue=venue, stats=stats,
+                           **_filing_context(lecture, venue, stats))
+
+
+def _filing_context(lecture, venue, stats) -> dict:
+    """Whether the printed record is a draft, its filing, and the corrections made after filing (three queries)."""
+    filing = filing_services.filings(lecture.id, [venue.id]).get(venue.id)
+    return {"filing": filing, "draft": filing_services.is_draft(lecture, filing),
+            "corrections": filing_services.corrections(lecture.id, [m.user.id for m in stats.members])}
 
 
 # --- across a course ------------------------------------------------------------------------------
