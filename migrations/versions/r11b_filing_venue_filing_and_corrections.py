@@ -13,7 +13,7 @@ import lecturehub.core.types
 
 # revision identifiers, used by Alembic.
 revision = 'r11b_filing'
-down_revision = '8fdfd9f5bf65'
+down_revision = 'r11a_membership'
 branch_labels = None
 depends_on = None
 
