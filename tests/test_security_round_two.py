@@ -240,3 +240,35 @@ def test_secure_cookies_bring_hsts_and_a_secure_language_cookie(database_url, tm
     plain = make_test_app(database_url, tmp_path).test_client().get("/lang/en")
     assert "Secure" not in plain.headers["Set-Cookie"]
     assert "Strict-Transport-Security" not in plain.headers
+
+
+# --- Info: uploads that are HTML behind a file type's magic bytes -------------------------------------------
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("讲稿.pdf", b"%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>"),
+    ("讲稿.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n<!DOCTYPE html>\n<p>hi</p>"),
+    ("照片.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 <svg onload=alert(1)>"),
+    ("图表.png", b"\x89PNG\r\n\x1a\n< script>alert(1)</script>"),
+])
+def test_html_behind_magic_bytes_is_refused(app, client, ctx, org, make_lecture, name, data):
+    from lecturehub.courses.models import Material
+
+    lecture = make_lecture(utcnow() + timedelta(days=1))
+    client.login("admin")
+    response = client.submit(f"/admin/lectures/{lecture.id}/materials/upload",
+                             {"file": (io.BytesIO(data), name), "title": ""},
+                             token_from=f"/admin/lectures/{lecture.id}/materials", content_type="multipart/form-data")
+    assert response.status_code == 422 and "whatever" not in response.get_data(as_text=True)
+    assert "不是" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Material.id))) == 0
+
+
+def test_a_real_pdf_with_xmp_metadata_still_uploads(app, client, ctx, org, make_lecture):
+    lecture = make_lecture(utcnow() + timedelta(days=1))
+    client.login("admin")
+    data = (b"%PDF-1.6\n1 0 obj\n<< /Type /Metadata /Subtype /XML >>\nstream\n<?xpacket begin=''?>"
+            b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF></rdf:RDF></x:xmpmeta>\nendstream\nendobj\n")
+    response = client.submit(f"/admin/lectures/{lecture.id}/materials/upload",
+                             {"file": (io.BytesIO(data), "讲稿.pdf"), "title": ""},
+                             token_from=f"/admin/lectures/{lecture.id}/materials", content_type="multipart/form-data")
+    assert response.status_code == 302
