@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -58,6 +59,8 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
+    from .core import ratelimit  # noqa: F401  (registers the database:// rate-limit storage before the limiter)
+
     babel.init_app(app, locale_selector=babel_locale, default_translation_directories="translations")
     limiter.init_app(app)
 
@@ -166,6 +169,13 @@ def _register_error_handlers(app: Flask) -> None:
             db.session.remove()
             return str(messages[503]), 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
 
+    @app.errorhandler(StaleDataError)
+    def changed_meanwhile(error: StaleDataError):
+        """Two requests changed the same rows at once (one moved a question another deleted): say so."""
+        db.session.rollback()
+        message = _("Someone else changed this at the same moment. Reload the page and try again.")
+        return render_template("error.html", code=409, message=message), 409
+
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
@@ -228,4 +238,11 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Language", select_locale().replace("_", "-"))
+        if not (request.endpoint or "").endswith(".static"):
+            # Rosters, records, attempts and one-time passwords must not stay in a shared browser's or a
+            # proxy's cache; only the public static assets may be kept.
+            response.headers["Cache-Control"] = "no-store"
+        if app.config["SESSION_COOKIE_SECURE"]:
+            # Served over HTTPS (the cookies say so): browsers must not fall back to plain HTTP later.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

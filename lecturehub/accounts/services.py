@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
+from lecturehub.audit.models import AuditEvent
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.extensions import db
@@ -118,6 +119,27 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+def record_failed_sign_in(username: str, now=None) -> None:
+    """Put a failed sign-in in the audit log, in a way anonymous visitors cannot flood.
+
+    For an existing account the event names it (its attempts are held by the sign-in limits). A name
+    that is no account is never stored (it may be a password typed into the wrong box), and at most one
+    such event per address and minute is written, whatever the number of attempts.
+    """
+    name = username.strip()
+    if db.session.scalar(sa.select(User.id).where(User.username == name)) is not None:
+        audit.record_now("auth.sign_in_failed", f"user:{name[:64]}")
+        return
+    now = now or utcnow()
+    address = (request.remote_addr or "") if has_request_context() else ""
+    minute = now.replace(second=0, microsecond=0)
+    already = db.session.scalar(sa.select(AuditEvent.id).where(
+        AuditEvent.action == "auth.sign_in_failed_unknown", AuditEvent.address == address[:64],
+        AuditEvent.at >= minute).limit(1))
+    if already is None:
+        audit.record_now("auth.sign_in_failed_unknown", "")
+
+
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password(secrets.token_hex(8))
@@ -169,7 +191,13 @@ def _end_sessions(user: User, keep: str | None = None) -> None:
 
 
 def change_password(user: User, new_password: str) -> None:
-    """Set the user's own new password; every other browser signed in as them is signed out."""
+    """Set the user's own new password; every other browser signed in as them is signed out.
+
+    The new password must differ from the current one: after a reset the current one is the one-time
+    password, which the admin who issued it still knows.
+    """
+    if user.check_password(new_password):
+        raise AccountError(_("Choose a password different from your current one."))
     problem = check_password_policy(new_password)
     if problem:
         raise AccountError(problem)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -16,10 +16,10 @@ from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.services import get_lecture_for
-from lecturehub.extensions import db, limiter
+from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from . import codes, services
+from . import attempts, codes, services
 from .filing import filings
 from .forms import (
     STATUS_CHOICES,
@@ -39,23 +39,6 @@ bp = Blueprint("attendance", __name__, template_folder="templates", static_folde
                static_url_path="/static/attendance")
 
 
-def _checkin_limit() -> str:
-    return current_app.config["CHECKIN_RATE_LIMIT"]
-
-
-def _user_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else request.remote_addr or "-"
-
-
-def _failed(response) -> bool:
-    return response.status_code >= 400
-
-
-# Only failed attempts count, so a venue's members behind one address are never blocked for succeeding,
-# while a guesser gets a handful of tries per minute against a code that lives 60 seconds.
-checkin_limit = limiter.limit(_checkin_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
-
-
 def load_lecture_venue(lecture_venue_id: int) -> LectureVenue:
     link = db.session.get(LectureVenue, lecture_venue_id)
     if link is None:
@@ -64,8 +47,13 @@ def load_lecture_venue(lecture_venue_id: int) -> LectureVenue:
 
 
 def managed_lecture_venue(lecture_venue_id: int) -> LectureVenue:
-    """The lecture-venue pair, only for that venue's coordinators and admins (403 for others)."""
+    """The lecture-venue pair, only for that venue's coordinators and admins (403 for others).
+
+    A lecture the user may not read (a draft, for anyone but admins) is 404 here as everywhere else,
+    so its roster, screen, desk and sheet upload do not exist for the venue's coordinator either.
+    """
     link = load_lecture_venue(lecture_venue_id)
+    get_lecture_for(current_user, link.lecture_id, with_content=False)
     if not current_user.can_manage_venue(link.venue_id):
         abort(403)
     return link
@@ -95,7 +83,7 @@ def leave_state_label(state: LeaveState) -> str:
 def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
                  error: services.CheckinError | None = None):
     if error is not None:
-        status = 409 if error.reason in ("not_open", "closed") else 422
+        status = {"not_open": 409, "closed": 409, "too_many": 429}.get(error.reason, 422)
         return render_template("attendance/checkin_result.html", lecture=lecture, error=error,
                                form=CodeForm()), status
     venue = db.session.get(Venue, result.record.venue_id)
@@ -120,7 +108,6 @@ def checkin_confirm(lecture_venue_id: int):
 
 @bp.post("/checkin/<int:lecture_venue_id>")
 @login_required
-@checkin_limit
 def checkin_scan(lecture_venue_id: int):
     link = load_lecture_venue(lecture_venue_id)
     lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
@@ -129,7 +116,8 @@ def checkin_scan(lecture_venue_id: int):
         services.ensure_open(lecture)
         if not form.validate_on_submit():
             raise services.CheckinError("code", " ".join(str(e) for e in form.code.errors))
-        result = services.check_in_with_code(current_user, lecture, link.venue_id, form.code.data.strip(), Method.QR)
+        result = attempts.check_code(current_user, lecture, lambda: services.check_in_with_code(
+            current_user, lecture, link.venue_id, form.code.data.strip(), Method.QR))
     except services.CheckinError as error:
         return _result_page(lecture, error=error)
     return _result_page(lecture, result)
@@ -137,7 +125,6 @@ def checkin_scan(lecture_venue_id: int):
 
 @bp.post("/lectures/<int:lecture_id>/checkin")
 @login_required
-@checkin_limit
 def checkin_code(lecture_id: int):
     """A member types the code shown on the screen into the lecture page."""
     lecture = get_lecture_for(current_user, lecture_id, with_content=False)
@@ -146,7 +133,8 @@ def checkin_code(lecture_id: int):
         services.ensure_open(lecture)
         if not form.validate_on_submit():
             raise services.CheckinError("code", " ".join(str(e) for e in form.code.errors))
-        venue_id = services.venue_for_code(lecture, form.code.data.strip())
+        venue_id = attempts.check_code(current_user, lecture,
+                                       lambda: services.venue_for_code(lecture, form.code.data.strip()))
         result = services.check_in(current_user, lecture, venue_id, Method.CODE)
     except services.CheckinError as error:
         return _result_page(lecture, error=error)
@@ -322,6 +310,7 @@ def decide_leave(leave_id: int):
     leave = db.session.get(LeaveRequest, leave_id)
     if leave is None:
         abort(404)
+    get_lecture_for(current_user, leave.lecture_id, with_content=False)  # a draft's leave is not decided (404)
     if leave.user.home_venue_id is None or not current_user.can_manage_venue(leave.user.home_venue_id):
         abort(403)
     link = db.session.scalar(sa.select(LectureVenue).where(LectureVenue.lecture_id == leave.lecture_id,

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from lecturehub.core.forms import AppForm, YearRange
+from lecturehub.core.forms import AppForm, YearRange, page_field
 
 
 class AuditFilterForm(AppForm):
@@ -16,6 +16,7 @@ class AuditFilterForm(AppForm):
     target = StringField(_l("Object"), validators=[Optional(), Length(max=64)])
     start = DateField(_l("Start date"), validators=[Optional(), YearRange()])
     end = DateField(_l("End date"), validators=[Optional(), YearRange()])
+    page = page_field()  # not a visible field
 
     def validate_end(self, field):
         if field.data and self.start.data and field.data < self.start.data:

@@ -27,8 +27,9 @@ def audit_log():
     form.action.choices = [SelectChoice("", _("All actions"))] + [
         SelectChoice(action, str(label)) for action, label in services.ACTIONS.items()]
     criteria = services.AuditFilter()
-    status = 200
+    status, page_number = 200, 1
     if form.validate():
+        page_number = form.page.data or 1
         criteria = services.AuditFilter(
             action=form.action.data or None, who=(form.who.data or "").strip() or None,
             target=(form.target.data or "").strip() or None,
@@ -37,8 +38,8 @@ def audit_log():
             end=parse_local(datetime.combine(form.end.data + timedelta(days=1), time.min)) if form.end.data else None)
     else:
         status = 400
-    page = db.paginate(services.events_query(criteria), per_page=EVENTS_PER_PAGE, max_per_page=EVENTS_PER_PAGE,
-                       error_out=False)
+    page = db.paginate(services.events_query(criteria), page=page_number, per_page=EVENTS_PER_PAGE,
+                       max_per_page=EVENTS_PER_PAGE, error_out=False)
     filters = {key: value for key, value in request.args.items() if key != "page"}
     return render_template("audit/log.html", form=form, page=page, filters=filters), status
 

@@ -24,6 +24,8 @@ from .models import AuditEvent
 ACTIONS = {
     "auth.sign_in": _l("Signed in"),
     "auth.sign_in_failed": _l("Failed sign-in"),
+    # One event per address and minute, however many attempts; the name typed is not kept.
+    "auth.sign_in_failed_unknown": _l("Failed sign-ins with an unknown user name"),
     "auth.sign_out": _l("Signed out"),
     "auth.password_changed": _l("Changed own password"),
     "user.created": _l("Account created"),

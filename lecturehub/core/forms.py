@@ -10,8 +10,8 @@ import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
-from wtforms.validators import StopValidation, ValidationError
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import NumberRange, Optional, StopValidation, ValidationError
 
 # Integer primary keys are 32-bit on PostgreSQL; a larger id cannot name a row.
 MAX_ID = 2**31 - 1
@@ -19,6 +19,14 @@ MAX_ID = 2**31 - 1
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 LINE_BREAKS = "\t\n\r"
+# The last page number a list accepts: far beyond any real list, and its offset stays a small integer
+# for the database (an unbounded ?page= overflowed PostgreSQL's bigint OFFSET into a 500).
+MAX_PAGE = 100_000
+
+
+def page_field() -> IntegerField:
+    """The hidden `page` parameter of a paginated list; pass its value to `db.paginate(page=...)`."""
+    return IntegerField(default=1, validators=[Optional(), NumberRange(min=1, max=MAX_PAGE)])
 
 
 def unstorable_character(text: str, allow_line_breaks: bool = False) -> bool:

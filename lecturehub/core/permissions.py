@@ -6,6 +6,7 @@ raise 404 for what does not exist and 403 for what is not the user's.
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort
 from flask_login import current_user, login_required
@@ -28,7 +29,16 @@ def role_required(*roles: str):
 
 
 def is_safe_next(target: str | None) -> bool:
-    """Accept only a relative path on this site as a redirect target after login."""
+    """Accept only a path on this site as a redirect target (after sign-in, after a language switch).
+
+    Judged as the browser will read the Location header: browsers drop tabs and newlines inside a URL and
+    treat a backslash as a slash, so "/\t/evil.example" and "/\\evil.example" both lead off-site, and a
+    newline could not be sent in a header at all. Any control character, backslash or second leading
+    slash is refused, and what is left must have neither a scheme nor a host.
+    """
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return False
-    return True
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, jsonify, make_response, redirect, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from lecturehub.extensions import db
@@ -39,5 +39,6 @@ def set_language(code: str):
         abort(404)
     target = request.args.get("next")
     response = make_response(redirect(target if is_safe_next(target) else url_for("core.index")))
-    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response

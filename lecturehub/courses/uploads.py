@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass
@@ -48,8 +49,18 @@ def safe_display_name(filename: str) -> str:
     return name[-200:] or "file"
 
 
+# Markup that browsers would run if they ever rendered the file as a page. Files are served as attachments
+# with nosniff, so this is a second line: a "%PDF-" file that is HTML inside is no document members can read.
+MARKUP = re.compile(rb"<\s*(!doctype\s+html|html|head|body|script|iframe|svg|object|embed)\b", re.IGNORECASE)
+
+
 def detect_type(data: bytes, suffix: str) -> str | None:
-    """The MIME type when the content really is what the extension says, else None."""
+    """The MIME type when the content really is what the extension says, else None.
+
+    The magic bytes of PDFs and images are checked, and their first kilobyte must not look like HTML.
+    """
+    if suffix in (".pdf", ".png", ".jpg", ".jpeg") and MARKUP.search(data[:1024]):
+        return None
     if suffix == ".pdf":
         ok = data.startswith(b"%PDF-")
     elif suffix == ".png":

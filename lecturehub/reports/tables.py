@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from lecturehub.audit import services as audit
+from lecturehub.core.exports import neutralise_formula
 from lecturehub.core.timeutil import to_local
 
 FORMATS = {"xlsx", "csv"}
@@ -54,9 +55,9 @@ def to_xlsx(table: Table) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = table.title[:31] or "Sheet1"
-    sheet.append([c.header for c in table.columns])
+    sheet.append([neutralise_formula(c.header) for c in table.columns])
     for row in table.rows:
-        sheet.append([_excel_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+        sheet.append([neutralise_formula(_excel_value(v, c.kind)) for v, c in zip(row, table.columns, strict=True)])
     header_fill = PatternFill("solid", fgColor="F3EEEB")
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -94,12 +95,19 @@ def _text(value, kind: str) -> str:
     return str(value)
 
 
+def _csv_cell(value, kind: str) -> str:
+    # In CSV everything is text, so only what the database held as text is neutralised: a negative
+    # number stays a number Excel can sum.
+    text = _text(value, kind)
+    return neutralise_formula(text) if isinstance(value, str) else text
+
+
 def to_csv(table: Table) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([c.header for c in table.columns])
+    writer.writerow([neutralise_formula(c.header) for c in table.columns])
     for row in table.rows:
-        writer.writerow([_text(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+        writer.writerow([_csv_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

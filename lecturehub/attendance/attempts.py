@@ -1,0 +1,69 @@
+"""How many wrong check-in codes a member may type: per minute, and in all for one lecture.
+
+A typed code is checked against every venue of the lecture (a member may check in anywhere), so with
+25 venues 50 of the million six-digit codes are valid at any moment. Only a bound on the total number
+of wrong codes keeps guessing hopeless: with the defaults (10 a minute, 15 per lecture) one member
+guesses right with a chance of 15 × 50 / 10⁶ ≈ 0.08 % per lecture. After that the member is sent to
+the coordinator's desk.
+
+Both check-in forms (typed code, scanned QR) count against the same counters, kept in the rate-limit
+storage (by default the database, see core/ratelimit.py), so every worker and node sees every attempt.
+"""
+from __future__ import annotations
+
+from math import ceil
+
+from flask import current_app
+from flask_babel import gettext as _
+from limits import RateLimitItemPerMinute, parse
+
+from lecturehub.accounts.models import User
+from lecturehub.courses.models import Lecture
+from lecturehub.extensions import limiter
+
+from . import services
+
+
+def _limits(lecture: Lecture) -> list[tuple[object, tuple, str]]:
+    prefix = current_app.config["RATELIMIT_KEY_PREFIX"]
+    window = services.window_of(lecture)
+    # The per-lecture counter lives as long as the whole check-in window, from the first wrong code on.
+    window_minutes = max(1, ceil((window.closes_at - window.opens_at).total_seconds() / 60))
+    return [
+        (parse(current_app.config["CHECKIN_RATE_LIMIT"]), (prefix, "checkin-wrong"),
+         _("Too many wrong codes. Please wait a minute and try again.")),
+        (RateLimitItemPerMinute(current_app.config["CHECKIN_LECTURE_LIMIT"], window_minutes),
+         (prefix, "checkin-wrong-lecture", str(lecture.id)),
+         _("Too many wrong codes for this lecture. Please ask your venue's coordinator to check you in at the "
+           "desk.")),
+    ]
+
+
+def ensure_attempts_left(member: User, lecture: Lecture) -> None:
+    """Raise CheckinError("too_many") when the member has used up their wrong codes (even a right code
+    is then refused, or guessing could go on past the bound)."""
+    if not limiter.enabled:
+        return
+    for item, scope, message in _limits(lecture):
+        if not limiter.limiter.test(item, *scope, str(member.id)):
+            raise services.CheckinError("too_many", message)
+
+
+def count_wrong_code(member: User, lecture: Lecture) -> None:
+    """Count one wrong code against the member's minute and the lecture."""
+    if not limiter.enabled:
+        return
+    for item, scope, _message in _limits(lecture):
+        limiter.limiter.hit(item, *scope, str(member.id))
+
+
+def check_code(member: User, lecture: Lecture, check):
+    """Run `check` (a service that checks the code and raises CheckinError("code") when it is wrong),
+    refusing at once when no attempts are left and counting a wrong code."""
+    ensure_attempts_left(member, lecture)
+    try:
+        return check()
+    except services.CheckinError as error:
+        if error.reason == "code":
+            count_wrong_code(member, lecture)
+        raise
