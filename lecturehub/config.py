@@ -89,6 +89,8 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_IP_RATE_LIMIT": _env("LOGIN_IP_RATE_LIMIT", "200 per minute"),
         # Failed check-in attempts per member: a 6-digit code valid for 60 s cannot be guessed at this rate.
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
+        # Calls per device token (or signed-in desk) to /api; a batch of queued scans is one call.
+        "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         # A sign-in ends on the server after this many days, whatever the browser keeps.
         "SESSION_DAYS": float(_env("SESSION_DAYS", "14")),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),
