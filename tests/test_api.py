@@ -401,3 +401,42 @@ def test_lectures_and_screen_state(client, org, open_lecture, make_lecture, toke
                        headers=bearer(token)).get_json()
     assert (state["arrived"], state["expected"], state["phase"]) == (1, 3, "on_time")  # coord01 is expected too
     assert state["code"] and len(state["code"]) == 6
+
+
+# --- the offline desk's pages -------------------------------------------------------------------------
+
+def test_offline_desk_is_an_installable_app_served_by_lecturehub(client, org, open_lecture):
+    client.login("coord01")
+    link_id = _link_id(open_lecture, org["branch_a"])
+    assert f"/desk-app/{link_id}" in client.get(f"/lectures/{open_lecture.id}").get_data(as_text=True)
+    page = client.get(f"/desk-app/{link_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'rel="manifest"' in html and "待同步 0" in html
+    manifest = client.get("/desk-app/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json"
+    data = manifest.get_json()
+    assert data["display"] == "standalone" and data["start_url"] == "/desk-app/"
+    for icon in data["icons"]:
+        image = client.get(icon["src"])
+        assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
+    worker = client.get("/desk-app/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    script = client.get("/static/kiosk/desk.js").get_data(as_text=True)
+    for text in (html, worker.get_data(as_text=True), script):
+        assert "http://" not in text.replace("http://localhost", "") and "https://" not in text  # nothing from outside
+    assert client.get("/desk-app/").status_code == 200
+
+
+def test_offline_desk_only_for_the_venues_coordinators(client, org, open_lecture):
+    link_id = _link_id(open_lecture, org["branch_a"])
+    client.login("coord02")
+    assert client.get(f"/desk-app/{link_id}").status_code == 403
+    member = client.application.test_client()
+    member.login("m0001")
+    assert member.get(f"/desk-app/{link_id}").status_code == 403
+
+
+def test_venue_page_links_to_its_device_tokens(client, org):
+    client.login("coord01")
+    assert f"/venues/{org['branch_a']}/devices" in client.get(f"/venues/{org['branch_a']}").get_data(as_text=True)

@@ -32,6 +32,7 @@
     crypto.getRandomValues(bytes);  // available without HTTPS, unlike crypto.randomUUID
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
+  function who(member) { return member.name + fill(TEXT.paren, { text: member.no }); }
   function memberNumber(text) {
     var value = text.trim();
     if (value.toUpperCase().indexOf(cardPrefix) === 0) { value = value.slice(cardPrefix.length); }
@@ -49,7 +50,6 @@
       if ((m.status === "present" || m.status === "late") && m.venue === venueId) { arrived += 1; }
     });
     field("arrived").textContent = roster.at ? arrived : "—";
-    field("pending").textContent = queue.length;
     field("pending-label").textContent = fill(TEXT.pending, { n: queue.length });
     var online = navigator.onLine;
     field("network").textContent = online ? TEXT.online : TEXT.offline;
@@ -124,6 +124,7 @@
                           sent: batch[i].member, scanned_at: batch[i].scanned_at });
       });
       queue = queue.filter(function (s) { return !answered[s.nonce]; });
+      field("last").hidden = true;  // "waiting to be sent" is over; the answers are listed below
       results = results.slice(0, 200);
       save("queue", queue); save("results", results); save("roster", roster);
       sending = false;
@@ -144,14 +145,14 @@
     if (!number) { say(TEXT.empty, false); return; }
     var known = roster.members[number.toUpperCase()];
     if (known && (known.status === "present" || known.status === "late")) {
-      say(fill(TEXT.already_here, { who: known.name + " (" + known.no + ")" }), true);
+      say(fill(TEXT.already_here, { who: who(known) }), true);
       input.value = "";
       return;
     }
     var scan = { member: typed.trim(), scanned_at: new Date().toISOString(), nonce: nonce() };
     queue.push(scan);
     save("queue", queue);
-    say(known ? fill(TEXT.queued, { who: known.name + " (" + known.no + ")", time: clock(scan.scanned_at) })
+    say(known ? fill(TEXT.queued, { who: who(known), time: clock(scan.scanned_at) })
               : fill(TEXT.queued_unknown, { who: number }), true);
     input.value = "";
     input.focus();
@@ -166,6 +167,15 @@
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(root.getAttribute("data-sw"), { scope: root.getAttribute("data-scope") })
+      .then(function () {
+        // This page and what it loaded came before the worker could keep them: keep them now, for a reload
+        // without network (the worker answers from this cache when the network fails).
+        var urls = [location.pathname];
+        document.querySelectorAll('link[rel="stylesheet"], link[rel="icon"], script[src]').forEach(function (el) {
+          urls.push(el.getAttribute("href") || el.getAttribute("src"));
+        });
+        return caches.open(root.getAttribute("data-cache")).then(function (cache) { return cache.addAll(urls); });
+      })
       .catch(function () { /* without a worker the open page still works offline; only a reload needs it */ });
   }
   render();
