@@ -64,7 +64,8 @@
       li.setAttribute("data-outcome", r.outcome);
       li.setAttribute("data-member", r.member_no || r.sent || "");
       li.className = r.outcome === "checked_in" || r.outcome === "already_checked_in" ? "" : "flash flash-error";
-      li.textContent = r.message + " · " + fill(TEXT.scanned_at, { time: clock(r.scanned_at) });
+      var text = r.outcome === "refused" ? fill(TEXT.labelled, { label: r.sent, value: r.message }) : r.message;
+      li.textContent = text + " · " + fill(TEXT.scanned_at, { time: clock(r.scanned_at) });
       list.appendChild(li);
     });
   }
