@@ -94,6 +94,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _register_blueprints(app: Flask) -> None:
     from .accounts.memberships import bp as memberships_bp
     from .accounts.routes import bp as accounts_bp
+    from .api.pages import bp as kiosk_bp
+    from .api.routes import bp as api_bp
     from .attendance.filing_views import bp as filing_bp
     from .attendance.routes import bp as attendance_bp
     from .audit.routes import bp as audit_bp
@@ -106,7 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     from .venues.routes import bp as venues_bp
 
     for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp,
-                      quiz_bank_bp, attendance_bp, filing_bp, reports_bp, audit_bp):
+                      quiz_bank_bp, attendance_bp, filing_bp, reports_bp, audit_bp, api_bp, kiosk_bp):
         app.register_blueprint(blueprint)
 
 
@@ -123,6 +125,8 @@ def _register_cli(app: Flask) -> None:
 def _register_error_handlers(app: Flask) -> None:
     from flask_babel import gettext as _
 
+    from .api import errors as api_errors
+
     messages = {
         400: _l("The request could not be understood."),
         403: _l("You do not have access to this page."),
@@ -137,11 +141,15 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        if api_errors.is_api_request():
+            return api_errors.csrf_error_response()
         message = _("Your form expired or was sent from elsewhere. Please reload the page and try again.")
         return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if api_errors.is_api_request():  # a kiosk reads JSON, never an HTML page or a redirect
+            return api_errors.http_error_response(error)
         code = error.code or 500
         message = messages.get(code, error.description)
         return render_template("error.html", code=code, message=message), code
@@ -162,6 +170,10 @@ def _register_error_handlers(app: Flask) -> None:
         except sa.exc.SQLAlchemyError:
             db.session.remove()
         headers = {"Retry-After": "30"}
+        if api_errors.is_api_request():
+            response = api_errors.error_response(503, "unavailable")
+            response.headers.update(headers)
+            return response
         try:
             return render_template("error.html", code=503, message=messages[503]), 503, headers
         except sa.exc.SQLAlchemyError:
@@ -179,6 +191,8 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
+        if api_errors.is_api_request():
+            return api_errors.error_response(500, "server_error")
         return render_template("error.html", code=500, message=messages[500]), 500
 
 
@@ -223,7 +237,8 @@ def _register_request_hooks(app: Flask) -> None:
     @app.before_request
     def require_password_change():
         if (current_user.is_authenticated and current_user.must_change_password
-                and request.endpoint not in allowed_while_password_expired):
+                and request.endpoint not in allowed_while_password_expired
+                and not request.path.startswith("/api/")):  # the API answers in JSON instead
             return redirect(url_for("accounts.change_password"))
         return None
 

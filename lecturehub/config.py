@@ -97,6 +97,8 @@ def load_config(instance_path: Path) -> dict:
         "CHECKIN_RATE_LIMIT": _env("CHECKIN_RATE_LIMIT", "10 per minute"),
         # Wrong codes per member and lecture, over the whole check-in window: then only the desk can help.
         "CHECKIN_LECTURE_LIMIT": int(_env("CHECKIN_LECTURE_LIMIT", "15")),
+        # Calls per device token (or signed-in desk) to /api; a batch of queued scans is one call.
+        "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         # A sign-in ends on the server after this many days, whatever the browser keeps.
         "SESSION_DAYS": float(_env("SESSION_DAYS", "14")),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),

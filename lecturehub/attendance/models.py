@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lecturehub.accounts.models import User
@@ -31,6 +31,7 @@ class Method(str, enum.Enum):
     QR = "qr"
     CODE = "code"
     DESK = "desk"
+    DEVICE = "device"
     ROSTER = "roster"
     SHEET = "sheet"
     LEAVE = "leave"
@@ -67,6 +68,8 @@ class AttendanceRecord(db.Model):
     reason: Mapped[str] = mapped_column(String(500), default="")
     made_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The kiosk or desk tablet that checked the member in (None: a phone, a coordinator, a sheet).
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("device_token.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship()
     venue: Mapped[Venue | None] = relationship()
@@ -159,3 +162,48 @@ class VenueFiling(db.Model):
     def is_filed(self) -> bool:
         """Filed and not returned: the record reads as final (acknowledged or waiting for review)."""
         return self.state is not FilingState.RETURNED
+
+
+class DeviceToken(db.Model):
+    """A kiosk's or desk tablet's credential for one venue's check-in.
+
+    Only the SHA-256 of the token is kept: the token itself is shown once, when it is created.
+    A revoked token stays listed (its check-ins still name it) but no longer opens the API.
+    """
+
+    __tablename__ = "device_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    venue: Mapped[Venue] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+class CheckinScan(db.Model):
+    """A scan sent by a kiosk or desk, kept under its client nonce with the answer it got.
+
+    The unique constraint makes a resent scan (a retry, a queue sent twice, two requests at once)
+    one check-in: the second finds the first's row and gets the same answer.
+    """
+
+    __tablename__ = "checkin_scan"
+    __table_args__ = (UniqueConstraint("venue_id", "nonce"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"))
+    lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    member: Mapped[str] = mapped_column(String(64))  # as scanned or typed
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("device_token.id", ondelete="SET NULL"))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    answer: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -31,6 +31,7 @@ from . import codes
 from .models import (
     AttendanceChange,
     AttendanceRecord,
+    DeviceToken,
     KeyPointsRead,
     LeaveRequest,
     LeaveState,
@@ -146,17 +147,32 @@ def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
 
 
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
-             by: User | None = None) -> CheckinResult:
-    """Record that `user` arrived at `venue_id` now: on time or late by the clock.
+             by: User | None = None, scanned_at: datetime | None = None,
+             device: DeviceToken | None = None) -> CheckinResult:
+    """Record that `user` arrived at `venue_id`: on time or late by the clock, and commit."""
+    result = record_check_in(user, lecture, venue_id, method, now, by, scanned_at, device)
+    _commit_keeping_loaded()
+    return result
 
-    A second check-in changes nothing. A member who was marked excused or absent and then
-    arrives is recorded as arrived. Raises CheckinError when the window is not open.
+
+def record_check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
+                    by: User | None = None, scanned_at: datetime | None = None,
+                    device: DeviceToken | None = None) -> CheckinResult:
+    """Record an arrival without committing: on time or late by `scanned_at` (default: now).
+
+    A scan queued on a device while offline counts by the time it was scanned, however late it
+    arrives; `updated_at` still says when the server learnt of it, so rosters fetched "since" a
+    version see it. A second check-in changes nothing. A member who was marked excused or absent
+    and then arrives is recorded as arrived. Raises CheckinError when the window is not open at
+    the scan time.
     """
     now = now or utcnow()
-    phase = _open_phase(lecture, now)
+    arrived_at = scanned_at or now
+    phase = _open_phase(lecture, arrived_at)
     status = Status.PRESENT if phase is Phase.ON_TIME else Status.LATE
+    device_id = device.id if device is not None else None
     values = dict(lecture_id=lecture.id, user_id=user.id, venue_id=venue_id, status=status, method=method,
-                  checked_in_at=now, reason="", updated_at=now)
+                  checked_in_at=arrived_at, reason="", updated_at=now, device_id=device_id)
     record = _insert_ignoring_duplicate(values)
     created = record is not None
     if record is None:
@@ -167,14 +183,15 @@ def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: d
     if not created and record.status in (Status.EXCUSED, Status.ABSENT):
         # Marked excused or absent beforehand, yet here after all: the arrival wins.
         _log_change(record, status, method, by, now, _("Arrived at the lecture"))
-        record.status, record.venue_id, record.method, record.checked_in_at = status, venue_id, method, now
+        record.status, record.venue_id, record.method, record.checked_in_at = status, venue_id, method, arrived_at
+        record.device_id, record.updated_at = device_id, now
         created = True
     elif created and by is not None:
         _log_change(record, status, method, by, now, "", old_status=None)
     if created and by is not None:
         audit.record("attendance.desk_check_in", f"lecture:{lecture.id}", actor=by, member=user.member_no,
                      status=status.value)
-    _commit_keeping_loaded()
+    db.session.flush()
     return CheckinResult(record, created, other_venue=user.home_venue_id != venue_id)
 
 
