@@ -120,3 +120,17 @@ class KeyPointsRead(db.Model):
     lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UsedScan(db.Model):
+    """A scan proof that has been used to check in (see attendance.scans).
+
+    The proof travels in the browser's signed session cookie, which the server cannot take back; this row
+    is what makes a copy of that cookie worthless once the proof has been used. Rows older than a proof's
+    life are cleared as new ones are written.
+    """
+
+    __tablename__ = "used_scan"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

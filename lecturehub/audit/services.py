@@ -25,6 +25,8 @@ ACTIONS = {
     "auth.sign_in_failed": _l("Failed sign-in"),
     "auth.sign_out": _l("Signed out"),
     "auth.password_changed": _l("Changed own password"),
+    "auth.session_ended": _l("Ended a sign-in"),
+    "auth.signed_out_everywhere": _l("Signed out everywhere"),
     "user.created": _l("Account created"),
     "user.updated": _l("Account changed"),
     "user.role_changed": _l("Role or venues changed"),
@@ -65,6 +67,7 @@ DETAIL_LABELS = {
     "stem": _l("Question text"), "position": _l("Position"), "total": _l("Total"), "source": _l("Source"),
     "checkin_opens_minutes": _l("Opens (minutes before)"), "checkin_grace_minutes": _l("On time (minutes after)"),
     "checkin_closes_minutes": _l("Closes (minutes after the end)"),
+    "remembered": _l("Remember this phone"), "device": _l("Device"),
 }
 
 
