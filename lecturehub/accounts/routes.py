@@ -42,9 +42,10 @@ def login():
         return redirect(url_for("accounts.home"))
     form = LoginForm()
     if not form.is_submitted():
-        # Ticked by default on phones, the devices that come back to every lecture ("Mobi": MDN's advice
-        # for telling phones from other browsers by their user agent); a shared desktop stays unticked.
-        form.remember.data = "Mobi" in (request.user_agent.string or "")
+        # Ticked by default on phones, the devices that come back to every lecture (Chromium's Sec-CH-UA-Mobile
+        # hint, or "Mobi" in the user agent as MDN advises); a shared desktop stays unticked.
+        form.remember.data = (request.headers.get("Sec-CH-UA-Mobile") == "?1"
+                              or "Mobi" in (request.user_agent.string or ""))
     status = 200
     if form.validate_on_submit():
         user = services.authenticate(form.username.data, form.password.data)
