@@ -43,6 +43,8 @@ WRK_THREADS = 2
 SIGNIN_SAMPLE = 50  # members who also sign in for real, with a real password hash
 SIGNIN_PASSWORD = "bench-pass-1"
 USER_AGENT = "lecturehub-bench"
+WAVE_SHARES = (0, 20, 100)  # % of members who must sign in with their password before checking in
+WAVE_CONCURRENCY = 32
 
 sys.path.insert(0, str(ROOT))
 
@@ -68,15 +70,15 @@ def database_url(kind: str) -> str:
 
 
 def environment(url: str) -> dict:
+    # Every simulated phone comes from 127.0.0.1: the per-address sign-in limit (meant for one venue's NAT)
+    # would otherwise stop the waves at 200 sign-ins a minute. The per-account limit stays as deployed.
     return dict(os.environ, LECTUREHUB_DATABASE_URL=url, LECTUREHUB_SECRET_KEY=SECRET, LECTUREHUB_BENCH_ENDPOINTS="1",
-                LECTUREHUB_CHECKIN_RATE_LIMIT="10 per minute")
+                LECTUREHUB_CHECKIN_RATE_LIMIT="10 per minute", LECTUREHUB_LOGIN_IP_RATE_LIMIT="100000 per minute")
 
 
 def build_data(app, members: int, lecture_count: int) -> dict:
     """Venues, members, past lectures with realistic attendance, and one lecture open for check-in now."""
-    from werkzeug.security import generate_password_hash
-
-    from lecturehub.accounts.models import Role, User
+    from lecturehub.accounts.models import Role, User, hash_password
     from lecturehub.attendance.models import AttendanceRecord, Method, Status
     from lecturehub.courses.models import Course, Lecture, LectureVenue
     from lecturehub.demo import demo_venues
@@ -92,14 +94,13 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         course = Course(slug="bench", title="四史学习教育专题党课（基准）")
         db.session.add(course)
         db.session.flush()
-        # Minted sessions skip the password, so most members get a cheap hash; the sample that signs in for
-        # real gets the app's own (scrypt), so that sign-in is measured at its true cost.
-        password_hash = generate_password_hash(SIGNIN_PASSWORD, method="pbkdf2:sha256:1000")
-        real_hash = generate_password_hash(SIGNIN_PASSWORD)
+        # Every member gets the app's own hash (argon2id at the configured cost), so that any of them can sign
+        # in for real (the sample and the waves) at its true cost. One hash serves all: the same password.
+        password_hash = hash_password(SIGNIN_PASSWORD)
         db.session.execute(sa.insert(User), [
             {"username": f"m{i:05d}", "name": f"党员{i}", "member_no": f"m{i:05d}", "role": Role.MEMBER,
              "home_venue_id": venues[i % len(venues)].id, "active": True,
-             "password_hash": real_hash if i < SIGNIN_SAMPLE else password_hash,
+             "password_hash": password_hash,
              "must_change_password": False, "created_at": datetime.now(timezone.utc)} for i in range(members)])
         admin = User(username="admin", name="管理员", role=Role.ADMIN, password_hash=password_hash)
         coordinator = User(username="coord01", name="负责人", role=Role.COORDINATOR, password_hash=password_hash,
@@ -121,7 +122,14 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         probe = Lecture(course=course, slug="profile", title="剖析用党课", speaker="主讲人",
                         starts_at=now + timedelta(minutes=10), ends_at=now + timedelta(hours=2))
         probe.venue_links = [LectureVenue(venue=v) for v in venues]
-        db.session.add_all(lectures + [live, probe])
+        # One open lecture per wave of the lecture day (a member checks in once per lecture).
+        wave_lectures = {}
+        for share in WAVE_SHARES:
+            wave = Lecture(course=course, slug=f"wave-{share}", title=f"签到波次（{share}% 需登录）", speaker="主讲人",
+                           starts_at=now + timedelta(minutes=10), ends_at=now + timedelta(hours=2))
+            wave.venue_links = [LectureVenue(venue=v) for v in venues]
+            wave_lectures[share] = wave
+        db.session.add_all(lectures + [live, probe, *wave_lectures.values()])
         db.session.commit()
         member_rows = db.session.execute(sa.select(User.id, User.home_venue_id).where(User.role == Role.MEMBER)).all()
         batch, attempts, records = [], [], 0
@@ -160,6 +168,7 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         db.session.commit()
         info = {"venues": len(venues), "members": members, "lectures": lecture_count, "records": records,
                 "quiz_attempts": len(attempts), "live_lecture": live.id, "profile_lecture": probe.id,
+                "wave_lectures": {str(share): wave.id for share, wave in wave_lectures.items()},
                 "course": course.id,
                 "venue": venues[1].id, "past_lecture": lectures[-1].id, "seconds": round(time.perf_counter() - started, 1)}
         db.session.remove()
@@ -172,7 +181,7 @@ def mint_session(app, user_id: int) -> tuple[str, str]:
 
     Runs the app's own steps in a request made as the benchmark's client (its address and User-Agent, which
     session protection checks): `login_user` as the sign-in view calls it, `generate_csrf` as the page's form
-    does, and the app's session interface writes the cookie. Only the password check is skipped (scrypt by
+    does, and the app's session interface writes the cookie. Only the password check is skipped (argon2id by
     design; `real_sign_ins` measures it). `start_session` writes the server-side sign-in row (and its audit
     entry) exactly as the sign-in view does.
     """
@@ -188,7 +197,8 @@ def mint_session(app, user_id: int) -> tuple[str, str]:
     with app.test_request_context("/login", method="POST", environ_base={"REMOTE_ADDR": "127.0.0.1"},
                                   headers={"User-Agent": USER_AGENT}):
         user = db.session.get(User, user_id)
-        start_session(user)
+        start_session(user, remembered=True)  # the phone was remembered at an earlier lecture
+        session.permanent = True
         login_user(user)
         token = generate_csrf()
         response = app.response_class()
@@ -235,7 +245,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def real_sign_ins(base: str, usernames: list[str], lecture_id: int) -> tuple[dict, dict[str, tuple[str, str]]]:
-    """Sign `usernames` in for real, 8 at a time, as a phone does: GET /login, POST /login (scrypt password
+    """Sign `usernames` in for real, 8 at a time, as a phone does: GET /login, POST /login (argon2id password
     check, 302), GET the lecture page for the check-in form's token. Times the POST. Their sessions then
     replace the minted ones in the burst, so the burst also shows that real sign-ins check in the same way."""
     def one(username: str) -> tuple[str, float, str, str]:
@@ -260,8 +270,70 @@ def real_sign_ins(base: str, usernames: list[str], lecture_id: int) -> tuple[dic
     stats = {"count": len(results), "concurrency": 8, "seconds": round(seconds, 2),
              "per_second": round(len(results) / seconds, 1), "p50_ms": round(percentile(times, 50), 1),
              "p95_ms": round(percentile(times, 95), 1), "max_ms": round(times[-1], 1),
-             "password_hash": "werkzeug default (scrypt)"}
+             "password_hash": password_hash_label()}
     return stats, {username: (cookie, token) for username, _ms, cookie, token in results}
+
+
+def wave(app, base: str, lecture_id: int, sessions: dict[str, tuple[str, str]], venue_of: dict[str, int],
+         venue_ids: list[int], share: int) -> dict:
+    """The lecture day's wave through the real forms: every member opens their venue's QR link (with the code
+    the screen shows at that moment) and taps 确认签到. `share` % of them are signed out and sign in with
+    their password in between (the login form, then back to the scanned link); the others have a remembered
+    sign-in (记住这台手机). WAVE_CONCURRENCY phones at a time; the duration is from the first scan to the last
+    check-in. Runs on this machine beside the server, so the client's own CPU counts against it."""
+    from lecturehub.attendance import codes
+    from lecturehub.core.timeutil import utcnow
+    from lecturehub.courses.models import LectureVenue
+    from lecturehub.extensions import db
+
+    with app.app_context():
+        links = dict(db.session.execute(sa.select(LectureVenue.venue_id, LectureVenue.id).where(
+            LectureVenue.lecture_id == lecture_id)).all())
+        db.session.remove()
+    members = sorted(venue_of)
+    rng = random.Random(share)
+    signing_in = set(rng.sample(members, round(len(members) * share / 100)))
+
+    def one(username: str) -> tuple[str, float, bool]:
+        venue_id = venue_ids[venue_of[username] - 1]
+        client = requests.Session()
+        client.headers["User-Agent"] = USER_AGENT
+        if username not in signing_in:
+            client.cookies.set("session", sessions[username][0])
+        with app.app_context():
+            code, _ = codes.current_code(lecture_id, venue_id, utcnow())
+        started = time.perf_counter()
+        scanned = f"{base}/checkin/{links[venue_id]}?code={code}"
+        page = client.get(scanned, timeout=120)
+        if username in signing_in:
+            assert "/login" in page.url, (username, page.url)
+            token = CSRF_FIELD.search(page.text).group(1)
+            page = client.post(page.url, data={"csrf_token": token, "username": username,
+                                               "password": SIGNIN_PASSWORD, "remember": "y"}, timeout=120)
+        assert page.status_code == 200 and f"/checkin/{links[venue_id]}" in page.url, (username, page.status_code)
+        token = CSRF_FIELD.search(page.text).group(1)
+        result = client.post(f"{base}/checkin/{links[venue_id]}", data={"csrf_token": token, "code": code},
+                             timeout=120)
+        ok = result.status_code == 200 and "<h1>✔" in result.text
+        return username, (time.perf_counter() - started) * 1000, ok
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WAVE_CONCURRENCY) as pool:
+        results = list(pool.map(one, members))
+    seconds = time.perf_counter() - started
+    times = sorted(r[1] for r in results)
+    return {"share_signing_in": share, "members": len(members), "signed_in": len(signing_in),
+            "checked_in": sum(1 for r in results if r[2]), "seconds": round(seconds, 2),
+            "check_ins_per_second": round(len(results) / seconds, 1), "p50_ms": round(percentile(times, 50), 1),
+            "p99_ms": round(percentile(times, 99), 1), "concurrency": WAVE_CONCURRENCY}
+
+
+def password_hash_label() -> str:
+    from lecturehub.config import load_config
+
+    config = load_config(WORK)
+    return (f"argon2id m={config['ARGON2_MEMORY_KIB']} KiB, t={config['ARGON2_TIME_COST']}, "
+            f"p={config['ARGON2_PARALLELISM']}")
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -521,6 +593,12 @@ def run(kind: str, members: int, lectures: int) -> dict:
                 sa.select(AttendanceRecord.user_id).where(AttendanceRecord.lecture_id == info["live_lecture"])
                 .group_by(AttendanceRecord.user_id).having(sa.func.count() > 1).subquery()))
             db.session.remove()
+        waves = []
+        for share in WAVE_SHARES:
+            print(f"[{kind}] wave: {share}% of members sign in with a password …", flush=True)
+            waves.append(wave(app, base, info["wave_lectures"][str(share)], sessions, venue_of, venue_ids, share))
+            print(f"[{kind}] {waves[-1]}", flush=True)
+        memory_after_waves = worker_memory(server.pid)
         print(f"[{kind}] report pages …", flush=True)
         cookies = {who: sessions[who][0] for who in ("admin", "coord01")}
         reports = report_pages(app, base, cookies, info)
@@ -547,8 +625,9 @@ def run(kind: str, members: int, lectures: int) -> dict:
         "ratio_to_constant": round(burst["check_ins_per_second"] / reference_constant["rps"], 3),
         "ratio_to_insert": round(burst["check_ins_per_second"] / reference_insert["rps"], 3),
         "checkin_profile": profile, "reports": reports, "worker_peak_mb": memory,
-        # VmHWM is a high-water mark: after the reference runs, after the real sign-ins (scrypt), at the end.
+        # VmHWM is a high-water mark: after the reference runs, after the real sign-ins (argon2id), at the end.
         "worker_peak_mb_before_sign_ins": memory_before_sign_ins, "worker_peak_mb_after_sign_ins": memory_after_sign_ins,
+        "waves": waves, "worker_peak_mb_after_waves": memory_after_waves,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{kind}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

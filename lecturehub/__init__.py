@@ -1,6 +1,7 @@
 """LectureHub: study lectures across a main venue and its branch venues."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,6 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(Path(app.instance_path)))
     if overrides:
         app.config.update(overrides)
+    # Only a remembered sign-in makes its session cookie permanent (outliving the browser); it then lasts as
+    # long as the sign-in does on the server.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -239,7 +243,9 @@ def _register_request_hooks(app: Flask) -> None:
         if (current_user.is_authenticated and current_user.must_change_password
                 and request.endpoint not in allowed_while_password_expired
                 and not request.path.startswith("/api/")):  # the API answers in JSON instead
-            return redirect(url_for("accounts.change_password"))
+            # Where the member was going (a scanned check-in link) is kept for after the new password.
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            return redirect(url_for("accounts.change_password", next=target))
         return None
 
     @app.after_request

@@ -101,6 +101,15 @@ def load_config(instance_path: Path) -> dict:
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         # A sign-in ends on the server after this many days, whatever the browser keeps.
         "SESSION_DAYS": float(_env("SESSION_DAYS", "14")),
+        # A sign-in with 记住这台手机 ticked: long enough that a monthly lecture needs no password.
+        "REMEMBER_DAYS": float(_env("REMEMBER_DAYS", "180")),
+        # The address phones reach the site at (https://lecture.example.org), for QR codes and links sent out.
+        # Unset, links use the address the page was opened at, which is wrong for a screen opened at localhost.
+        "PUBLIC_URL": (_env("PUBLIC_URL") or "").strip().rstrip("/"),
+        # argon2id; the defaults are OWASP's recommendation (19 MiB, 2 passes, 1 lane).
+        "ARGON2_MEMORY_KIB": int(_env("ARGON2_MEMORY_KIB", "19456")),
+        "ARGON2_TIME_COST": int(_env("ARGON2_TIME_COST", "2")),
+        "ARGON2_PARALLELISM": int(_env("ARGON2_PARALLELISM", "1")),
         "STUDY_HOURS_TARGETS": _hours_targets(_env("STUDY_HOURS_TARGETS")),
         "LATE_EARNS_STUDY_HOURS": _env_bool("LATE_EARNS_STUDY_HOURS", True),
     }

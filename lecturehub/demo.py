@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
-from werkzeug.security import generate_password_hash
 
 from lecturehub.accounts.models import Membership, MembershipChange, Role, User
 from lecturehub.accounts.services import check_password_policy, current_membership, generate_password, transfer_member
+from lecturehub.accounts.models import Role, User, hash_password
+from lecturehub.accounts.services import check_password_policy, generate_password
 from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import ContentError, import_content
@@ -125,7 +126,7 @@ def demo_command(password: str | None, content_path: Path | None):
     upgrade()
     password = _demo_password(Path(current_app.instance_path), password)
     venues = seed_venues()
-    counts = seed_accounts(venues, generate_password_hash(password))
+    counts = seed_accounts(venues, hash_password(password))
     db.session.commit()
     content_path = content_path or Path(current_app.root_path).parent / "content"
     try:

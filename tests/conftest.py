@@ -220,14 +220,14 @@ MEMBERS_SINCE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 @pytest.fixture
 def make_user(ctx):
-    from werkzeug.security import generate_password_hash
+    from lecturehub.accounts.models import hash_password
 
     def factory(username: str, role: Role = Role.MEMBER, venue: Venue | None = None,
                 venues: list[Venue] | None = None, name: str | None = None, password: str = PASSWORD,
                 **fields) -> User:
-        # scrypt is slow on purpose; tests reuse one hash per password.
+        # argon2id is slow on purpose; tests reuse one hash per password.
         if password not in _HASH_CACHE:
-            _HASH_CACHE[password] = generate_password_hash(password)
+            _HASH_CACHE[password] = hash_password(password)
         joined_at = fields.pop("joined_at", MEMBERS_SINCE)
         user = User(username=username, name=name or f"用户{username}", role=role, member_no=fields.pop("member_no", username),
                     home_venue=venue or (venues[0] if venues else None), password_hash=_HASH_CACHE[password], **fields)

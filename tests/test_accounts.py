@@ -107,7 +107,7 @@ def test_forced_password_change_for_new_accounts(client, org):
     db.session.commit()
     client.login("m0003")
     response = client.get("/courses")
-    assert response.status_code == 302 and response.location.endswith("/account/password")
+    assert response.status_code == 302 and response.location.endswith("/account/password?next=/courses")
 
     weak = client.submit("/account/password", {"current_password": PASSWORD, "new_password": "12345678",
                                                "confirm": "12345678"})

@@ -65,7 +65,7 @@ def test_admin_resets_a_password_once_and_the_member_must_choose_a_new_one(app, 
     # The one-time password is never shown again.
     assert one_time not in admin.get(f"/admin/users/{org['member_a']}").get_data(as_text=True)
     member.login("m0001", one_time)
-    assert member.get("/home").location.endswith("/account/password")
+    assert member.get("/home").location.endswith("/account/password?next=/home")
 
 
 def test_admin_disables_an_account_and_it_is_signed_out_everywhere(app, org):
@@ -118,10 +118,10 @@ def test_a_sign_in_expires_on_the_server(app, org):
     assert not signed_in(client)
 
 
-def test_passwords_are_hashed_with_scrypt(client, org):
+def test_passwords_are_hashed_with_argon2id(client, org):
     client.login("admin")
     client.submit(f"/admin/users/{org['member_a']}/password", token_from=f"/admin/users/{org['member_a']}")
-    assert db.session.get(User, org["member_a"]).password_hash.startswith("scrypt:")
+    assert db.session.get(User, org["member_a"]).password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 def test_secure_cookies_can_be_switched_on(monkeypatch, tmp_path):

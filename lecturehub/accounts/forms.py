@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
@@ -17,6 +18,7 @@ class LoginForm(AppForm):
         DataRequired(message=_l("Enter your password.")),
         Length(max=128, message=_l("A password has at most 128 characters.")),
     ])
+    remember = BooleanField(_l("Remember this phone"))
 
 
 class ChangePasswordForm(AppForm):

@@ -1,34 +1,83 @@
 from __future__ import annotations
 
 import enum
-import threading
+import functools
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table
 from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from lecturehub.core.timeutil import utcnow
 from lecturehub.core.types import UTCDateTime
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-# scrypt needs 32 MiB for each hash it computes. A worker's threads take turns, so a burst of sign-ins
-# costs one such buffer per worker instead of one per thread; the CPU is the limit either way.
-_HASHING = threading.BoundedSemaphore(1)
+@functools.cache
+def _hashing_thread(pid: int) -> ThreadPoolExecutor:
+    """The one thread of this process that computes password hashes.
+
+    argon2id needs its memory cost (19 MiB by default) for each hash. Taking turns on one thread costs one
+    such buffer per worker; taking turns on a lock is not enough, because glibc keeps a freed buffer of
+    that size in the arena of each thread that used it (measured: 89 MB for four threads against 33 MB for
+    one). The CPU is the limit on sign-ins either way. Keyed by process, as a pool does not survive fork.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-hashing")
+
+
+def _on_hashing_thread(function, *args):
+    return _hashing_thread(os.getpid()).submit(function, *args).result()
+
+# OWASP's recommended argon2id parameters (Password Storage Cheat Sheet): 19 MiB, 2 passes, 1 lane.
+DEFAULT_ARGON2 = (19456, 2, 1)
+
+
+@functools.cache
+def _hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
+
+
+def password_hasher() -> PasswordHasher:
+    """The argon2id hasher at the configured cost (LECTUREHUB_ARGON2_*)."""
+    if not has_app_context():
+        return _hasher(*DEFAULT_ARGON2)
+    config = current_app.config
+    return _hasher(config.get("ARGON2_MEMORY_KIB", DEFAULT_ARGON2[0]), config.get("ARGON2_TIME_COST", DEFAULT_ARGON2[1]),
+                   config.get("ARGON2_PARALLELISM", DEFAULT_ARGON2[2]))
 
 
 def hash_password(password: str) -> str:
-    with _HASHING:
-        return generate_password_hash(password)
+    return _on_hashing_thread(password_hasher().hash, password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    with _HASHING:
-        return check_password_hash(password_hash, password)
+    """Check an argon2id hash, or a scrypt/pbkdf2 hash from before argon2 (werkzeug's format)."""
+    if password_hash.startswith("$argon2"):
+        try:
+            return _on_hashing_thread(password_hasher().verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return _on_hashing_thread(check_password_hash, password_hash, password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True for a hash that is not argon2id at the configured cost: it is replaced at the next sign-in."""
+    if not password_hash.startswith("$argon2"):
+        return True
+    try:
+        return password_hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
 
 
 class Role(str, enum.Enum):
@@ -161,7 +210,11 @@ class Membership(db.Model):
 
 class UserSession(db.Model):
     """One signed-in browser. Signing out, a password change, a reset or disabling the account deletes
-    the row, and a cookie naming a deleted row no longer signs anyone in, on any node."""
+    the row, and a cookie naming a deleted row no longer signs anyone in, on any node.
+
+    A remembered sign-in (记住这台手机) lasts REMEMBER_DAYS instead of SESSION_DAYS; the member sees each
+    of their sign-ins on the account page, by device and first and last use, and can end any of them.
+    """
 
     __tablename__ = "user_session"
 
@@ -170,3 +223,12 @@ class UserSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    remembered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Refreshed at most once an hour (see services.user_for_session), so it costs no write per request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    device: Mapped[str] = mapped_column(String(120), default="", server_default="")
+
+    @property
+    def handle(self) -> str:
+        """Names the sign-in in pages and forms; the token itself is a credential and never shown."""
+        return hashlib.sha256(self.token.encode()).hexdigest()[:24]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
@@ -61,11 +61,19 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.home"))
     form = LoginForm()
+    if not form.is_submitted():
+        # Ticked by default on phones, the devices that come back to every lecture (Chromium's Sec-CH-UA-Mobile
+        # hint, or "Mobi" in the user agent as MDN advises); a shared desktop stays unticked.
+        form.remember.data = (request.headers.get("Sec-CH-UA-Mobile") == "?1"
+                              or "Mobi" in (request.user_agent.string or ""))
     status = 200
     if form.validate_on_submit():
         user = services.authenticate(form.username.data, form.password.data)
         if user is not None:
-            services.start_session(user)
+            services.start_session(user, remembered=form.remember.data)
+            # A permanent cookie outlives the browser and, with Flask-Login's "strong" protection, survives
+            # the phone changing network (the session is then only marked not fresh instead of cleared).
+            session.permanent = bool(form.remember.data)
             login_user(user)
             target = request.args.get("next")
             return redirect(target if is_safe_next(target) else url_for("accounts.home"))
@@ -103,10 +111,44 @@ def change_password():
                 status = 422
             else:
                 flash(_("Your password has been changed."), "success")
-                return redirect(url_for("accounts.home"))
+                target = request.args.get("next")
+                return redirect(target if is_safe_next(target) else url_for("accounts.home"))
     elif form.is_submitted():
         status = 422
     return render_template("accounts/change_password.html", form=form), status
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """The member's own account: every browser and phone signed in as them, each of which they can end."""
+    return render_template("accounts/account.html", sessions=services.sessions_of(current_user),
+                           current_token=current_user.session_token, form=ConfirmForm())
+
+
+@bp.post("/account/sessions/<handle>/end")
+@login_required
+def end_session(handle: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not services.end_session_by_handle(current_user, handle[:64]):
+        abort(404)
+    flash(_("That device is signed out."), "success")
+    if not services.user_for_session(current_user.session_token or ""):
+        logout_user()  # the member ended this very sign-in
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.end_all_sessions(current_user)
+    logout_user()
+    flash(_("You have signed out on every device."), "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.get("/home")

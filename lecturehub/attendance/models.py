@@ -207,3 +207,17 @@ class CheckinScan(db.Model):
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     outcome: Mapped[str] = mapped_column(String(32))
     answer: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class UsedScan(db.Model):
+    """A scan proof that has been used to check in (see attendance.scans).
+
+    The proof travels in the browser's signed session cookie, which the server cannot take back; this row
+    is what makes a copy of that cookie worthless once the proof has been used. Rows older than a proof's
+    life are cleared as new ones are written.
+    """
+
+    __tablename__ = "used_scan"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

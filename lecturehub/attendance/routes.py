@@ -12,6 +12,8 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role, User
+from lecturehub.audit import services as audit
+from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
@@ -19,7 +21,7 @@ from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from . import attempts, codes, services
+from . import attempts, codes, scans, services
 from .filing import filings
 from .forms import (
     STATUS_CHOICES,
@@ -92,18 +94,26 @@ def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
 
 
 @bp.get("/checkin/<int:lecture_venue_id>")
-@login_required
 def checkin_confirm(lecture_venue_id: int):
-    """Where the venue screen's QR code leads: one tap to confirm."""
+    """Where the venue screen's QR code leads: one tap to confirm.
+
+    Opening the link while its code is valid keeps a proof of the scan in this browser, before anything
+    else, so that signing in (or choosing a new password) first does not make the member miss the code.
+    """
     link = load_lecture_venue(lecture_venue_id)
+    code = request.args.get("code", "").strip()[:6]
+    scans.remember_scan(link, code, utcnow())
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
     lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
     existing = services.arrival_of(current_user, lecture)
     if existing is not None:
         # Scanning again after checking in: say so at once instead of offering to check in again.
         return _result_page(lecture, services.CheckinResult(existing, False,
                                                             other_venue=current_user.home_venue_id != existing.venue_id))
-    form = ConfirmCheckinForm(formdata=None, code=request.args.get("code", "").strip()[:6])
-    return render_template("attendance/checkin_confirm.html", lecture=lecture, venue=link.venue, link=link, form=form)
+    form = ConfirmCheckinForm(formdata=None, code=code)
+    return render_template("attendance/checkin_confirm.html", lecture=lecture, venue=link.venue, link=link, form=form,
+                           scan=scans.pending_scan(link))
 
 
 @bp.post("/checkin/<int:lecture_venue_id>")
@@ -112,13 +122,20 @@ def checkin_scan(lecture_venue_id: int):
     link = load_lecture_venue(lecture_venue_id)
     lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
     form = ConfirmCheckinForm()
+    proof = scans.pending_scan(link)
     try:
-        services.ensure_open(lecture)
-        if not form.validate_on_submit():
-            raise services.CheckinError("code", " ".join(str(e) for e in form.code.errors))
-        result = attempts.check_code(current_user, lecture, lambda: services.check_in_with_code(
-            current_user, lecture, link.venue_id, form.code.data.strip(), Method.QR))
+        if proof is not None:  # the code in the form may have rotated meanwhile; the scan counts (CSRF is app-wide)
+            result = services.check_in_with_scan(current_user, lecture, link.venue_id, proof, Method.QR)
+            scans.forget_scan()
+        else:
+            services.ensure_open(lecture)
+            if not form.validate_on_submit():
+                raise services.CheckinError("code", " ".join(str(e) for e in form.code.errors))
+            result = attempts.check_code(current_user, lecture, lambda: services.check_in_with_code(
+                current_user, lecture, link.venue_id, form.code.data.strip(), Method.QR))
     except services.CheckinError as error:
+        if error.reason in ("scan_expired", "scan_used"):
+            scans.forget_scan()
         return _result_page(lecture, error=error)
     return _result_page(lecture, result)
 
@@ -145,7 +162,7 @@ def _screen_state(link: LectureVenue) -> dict:
     now = utcnow()
     lecture = link.lecture
     code, remaining = codes.current_code(lecture.id, link.venue_id, now)
-    target = url_for("attendance.checkin_confirm", lecture_venue_id=link.id, code=code, _external=True)
+    target = public_url_for("attendance.checkin_confirm", lecture_venue_id=link.id, code=code)
     counts = services.venue_counts(lecture, [link.venue_id])[link.venue_id]
     phase = services.window_of(lecture).phase(now)
     return {
@@ -173,8 +190,9 @@ def _phase_label(phase: services.Phase) -> str:
 @login_required
 def screen(lecture_venue_id: int):
     link = managed_lecture_venue(lecture_venue_id)
+    state = _screen_state(link)
     return render_template("attendance/screen.html", link=link, lecture=link.lecture, venue=link.venue,
-                           state=_screen_state(link))
+                           state=state, address_warning=link_warning(state["url"]))
 
 
 @bp.get("/screen/<int:lecture_venue_id>/state")

@@ -37,6 +37,7 @@ from .models import (
     LeaveState,
     Method,
     Status,
+    UsedScan,
     VenueFiling,
 )
 
@@ -227,6 +228,47 @@ def check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, m
     if not codes.code_is_valid(lecture.id, venue_id, code, now):
         raise CheckinError("code", _("The check-in code is wrong or has expired. Use the code on the screen now."))
     return check_in(user, lecture, venue_id, method, now)
+
+
+# How long a member has, after scanning a venue's QR code, to confirm (for example after signing in).
+SCAN_PROOF_LIFETIME = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ScanProof:
+    """That a browser opened a venue's QR link at `scanned_at` while its code was valid (see attendance.scans)."""
+
+    lecture_id: int
+    venue_id: int
+    scanned_at: datetime
+    nonce: str
+
+
+def _claim_scan(nonce: str, now: datetime) -> bool:
+    """Record the proof's nonce as used; False when it already was. The primary key decides, on any node."""
+    db.session.execute(sa.delete(UsedScan).where(UsedScan.used_at < now - 2 * SCAN_PROOF_LIFETIME))
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsedScan)
+    statement = (insert.values(nonce=nonce, used_at=now).on_conflict_do_nothing(index_elements=["nonce"])
+                 .returning(UsedScan.nonce))
+    return db.session.scalar(statement) is not None
+
+
+def check_in_with_scan(user: User, lecture: Lecture, venue_id: int, proof: ScanProof, method: Method,
+                       now: datetime | None = None) -> CheckinResult:
+    """Check in with the proof of an earlier scan: on time or late by the scan's time, within
+    SCAN_PROOF_LIFETIME of it, and only once."""
+    now = now or utcnow()
+    if proof.lecture_id != lecture.id or proof.venue_id != venue_id:
+        raise CheckinError("scan_venue", _("Your scan was of another venue's QR code. Scan the code on the screen "
+                                           "where you are."))
+    if not proof.scanned_at <= now <= proof.scanned_at + SCAN_PROOF_LIFETIME:
+        raise CheckinError("scan_expired", _("Your scan of the QR code is more than 10 minutes old. Scan the code "
+                                             "on the screen again."))
+    if not _claim_scan(proof.nonce, now):
+        raise CheckinError("scan_used", _("This scan has already been used to check in. Scan the code on the "
+                                          "screen again."))
+    return check_in(user, lecture, venue_id, method, now=proof.scanned_at)
 
 
 def venue_for_code(lecture: Lecture, code: str, now: datetime | None = None) -> int:

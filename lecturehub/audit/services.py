@@ -28,6 +28,8 @@ ACTIONS = {
     "auth.sign_in_failed_unknown": _l("Failed sign-ins with an unknown user name"),
     "auth.sign_out": _l("Signed out"),
     "auth.password_changed": _l("Changed own password"),
+    "auth.session_ended": _l("Ended a sign-in"),
+    "auth.signed_out_everywhere": _l("Signed out everywhere"),
     "user.created": _l("Account created"),
     "user.updated": _l("Account changed"),
     "user.role_changed": _l("Role or venues changed"),
@@ -79,6 +81,7 @@ DETAIL_LABELS = {
     "checkin_opens_minutes": _l("Opens (minutes before)"), "checkin_grace_minutes": _l("On time (minutes after)"),
     "checkin_closes_minutes": _l("Closes (minutes after the end)"), "comment": _l("Comment"),
     "effective": _l("Effective from"), "how": _l("How"), "at": _l("Date"),
+    "remembered": _l("Remember this phone"),
 }
 
 # Words for the codes some entries hold (a status, a role), registered by the package that owns the code,
