@@ -19,8 +19,7 @@ from flask_migrate import upgrade
 
 from lecturehub.accounts.models import Membership, MembershipChange, Role, User
 from lecturehub.accounts.services import check_password_policy, current_membership, generate_password, transfer_member
-from lecturehub.accounts.models import Role, User, hash_password
-from lecturehub.accounts.services import check_password_policy, generate_password
+from lecturehub.accounts.models import hash_password
 from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import ContentError, import_content

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, IntegerField, PasswordField, SelectField, StringField
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms import DateTimeLocalField, PasswordField, SelectField, StringField
+from wtforms import BooleanField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
 from lecturehub.core.forms import AppForm, YearRange, page_field

@@ -14,7 +14,7 @@ from flask_login import UserMixin
 import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table, false
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash
 

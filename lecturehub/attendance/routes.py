@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role, User
-from lecturehub.audit import services as audit
 from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import utcnow
