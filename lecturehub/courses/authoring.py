@@ -15,7 +15,8 @@ from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
 from . import bundles, services
-from .content import ContentError, import_content, key_points_text
+from .content import ContentError, import_content
+from .format import key_points_text
 from .forms import (
     BundleApplyForm,
     BundleUploadForm,
@@ -194,8 +195,9 @@ def bundle():
     problems: list[str] = []
     if form.validate_on_submit():
         token = None
+        name = bundles.bundle_name(form.bundle.data.filename or "")
         try:
-            token = bundles.keep_upload(form.bundle.data.read())
+            token = bundles.keep_upload(form.bundle.data.read(), name)
             changes = bundles.preview(bundles.read_kept(token))
         except bundles.BundleError as exc:
             problems = [str(exc)]
@@ -206,8 +208,8 @@ def bundle():
                                    apply_form=BundleApplyForm(formdata=None, token=token))
         if token:
             bundles.drop(token)
-    else:
-        problems = [str(e) for e in form.bundle.errors]
+        return render_template("courses/admin_bundle.html", form=form, problems=problems, bundle_name=name), 422
+    problems = [str(e) for e in form.bundle.errors]
     return render_template("courses/admin_bundle.html", form=form, problems=problems), 422
 
 
@@ -217,15 +219,16 @@ def apply_bundle():
     form = BundleApplyForm()
     if not form.validate_on_submit():
         abort(400)
+    name = bundles.kept_name(form.token.data)
     try:
         with bundles.unpacked(bundles.kept_path(form.token.data)) as root:
-            summary = import_content(root)
+            summary = import_content(root, name)
     except bundles.BundleError as exc:
         return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
-                               problems=[str(exc)]), 422
+                               problems=[str(exc)], bundle_name=name), 422
     except ContentError as exc:
         return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
-                               problems=[str(p) for p in exc.problems]), 422
+                               problems=[str(p) for p in exc.problems], bundle_name=name), 422
     bundles.drop(form.token.data)
     flash(_("Bundle imported: %(created)s created, %(updated)s updated.", created=summary.created,
             updated=summary.updated), "success")
