@@ -117,7 +117,11 @@ def test_the_editor_shows_a_stored_answer_that_saves_back_unchanged(admin, seed_
 
 def test_a_lecture_folder_without_lecture_yaml_is_refused(org, tmp_path):
     problems = problems_of(write_bundle(tmp_path, {"c1/l1/lecture.yaml": None}))
-    assert any(p.startswith("c1/l1:") and "lecture.yaml" in p for p in problems), problems
+    assert problems == ["c1/l1: 此党课文件夹缺少 lecture.yaml：每个党课文件夹都须有一个。"]
+    # and the folder's other files are still checked, so every problem shows at once
+    problems = problems_of(write_bundle(tmp_path, {"c1/l1/lecture.yaml": None, "c1/l1/keypoints.md": b"\xff\n",
+                                                   "c1/l1/quiz.yaml": "pass_mark: 0\n"}))
+    assert [p.split(":")[0] for p in problems] == ["c1/l1", "c1/l1/keypoints.md", "c1/l1/quiz.yaml"], problems
 
 
 def test_a_gbk_keypoints_file_is_refused_as_not_utf8_and_the_quiz_is_not_blamed(org, tmp_path):
@@ -135,12 +139,16 @@ def test_a_missing_keypoints_file_is_refused_with_its_own_message(org, tmp_path)
     assert problems[0].startswith("c1/l1/keypoints.md:") and "缺少" in problems[0]
 
 
-@pytest.mark.parametrize(("broken_option", "line"), [("-乙", 8), ("- [乙", 8), ("- '乙", 8), ("- 乙: 丙: 丁", 8)])
-def test_a_yaml_error_inside_an_options_list_is_reported_on_its_line(org, tmp_path, broken_option, line):
+@pytest.mark.parametrize(("broken_option", "line", "words"), [
+    ("-乙", 8, "“-”后面要有空格，字段名后面要有冒号"), ("- [乙", 8, "以 [ 开始的列表没有用 ] 闭合"),
+    ("- '乙", 8, "引号或括号没有闭合"), ("- 乙: 丙: 丁", 8, "含有“: ”的文字请加引号"),
+])
+def test_a_yaml_error_inside_an_options_list_is_reported_on_its_line(org, tmp_path, broken_option, line, words):
     quiz = ("questions:\n  - id: q1\n    type: single\n    question: 题干\n    options:\n"
             f"      - 甲\n      - 乙\n      {broken_option}\n      - 丙\n    answer: A\n    explanation: 解析\n")
     problems = problems_of(write_bundle(tmp_path, {"c1/l1/quiz.yaml": quiz}))
-    assert problems[0].startswith(f"c1/l1/quiz.yaml:{line}: YAML"), problems
+    assert problems[0].startswith(f"c1/l1/quiz.yaml:{line}: YAML 语法错误："), problems
+    assert problems[0].split("：", 1)[1] == words, problems  # PyYAML's words, said in the UI language
 
 
 def test_every_problem_of_a_bundle_is_reported_at_once_with_file_and_line(org, tmp_path):
@@ -215,7 +223,7 @@ def test_a_yaml_alias_bomb_is_refused(org, tmp_path, file):
     else:
         content, line = bomb, 2
     problems = problems_of(write_bundle(tmp_path, {file: content}))
-    assert any(p.startswith(f"{file}:{line}: ") and "alias" in p for p in problems), problems
+    assert any(p.startswith(f"{file}:{line}: ") and "不允许使用别名" in p for p in problems), problems
 
 
 def test_previewed_bundles_never_applied_are_removed_after_a_day(app, admin, tmp_path):

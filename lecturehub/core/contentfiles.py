@@ -141,6 +141,22 @@ def _error_message(error: dict) -> str:
     return _("Field “%(name)s” has a value that cannot be used.", name=name)
 
 
+def _yaml_problem(detail: str) -> str:
+    """PyYAML's words for the usual mistakes, said in the UI language; others are shown as PyYAML says them."""
+    known = [
+        ("could not find expected ':'", _("a “-” needs a space after it, and a field name a colon")),
+        ("expected ',' or ']'", _("a [ list is not closed with ]")),
+        ("expected ',' or '}'", _("a { mapping is not closed with }")),
+        ("found unexpected end of stream", _("a quotation mark or bracket is not closed")),
+        ("mapping values are not allowed here", _("put text that contains “: ” in quotation marks")),
+        ("expected <block end>", _("the indentation does not line up with the lines above")),
+        ("found character '\\t'", _("indent with spaces, not tabs")),
+        ("aliases", _("aliases (*name) are not allowed")),
+        ("found undefined alias", _("aliases (*name) are not allowed")),
+    ]
+    return next((words for start, words in known if detail.startswith(start)), detail)
+
+
 class ContentReader:
     """Collects problems while reading one bundle; files are named relative to the bundle root."""
 
@@ -183,7 +199,7 @@ class ContentReader:
         try:
             data = load_yaml(text, line_offset)
         except YamlSyntaxError as exc:
-            self.problem(path, exc.line, _("YAML syntax error: %(detail)s", detail=exc.message))
+            self.problem(path, exc.line, _("YAML syntax error: %(detail)s", detail=_yaml_problem(exc.message)))
             return None
         if not isinstance(data, LinedDict):
             self.problem(path, 1 + line_offset, _("Expected a mapping of field names to values."))

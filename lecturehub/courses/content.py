@@ -118,10 +118,11 @@ def _read_course(reader: ContentReader, folder: Path) -> CourseSpec | None:
 def _read_lecture(reader: ContentReader, folder: Path) -> LectureSpec | None:
     slug = _check_slug(reader, folder)
     path = folder / "lecture.yaml"
-    if not path.is_file():
+    data = None
+    if path.is_file():
+        data = reader.read_yaml(path)
+    else:  # refused, and the folder's other files are still read so that all their problems show at once
         reader.problem(folder, None, _("This lecture folder has no lecture.yaml: every lecture folder needs one."))
-        return None
-    data = reader.read_yaml(path)
     lecture = None if data is None else reader.validate(path, LectureFile, data)
     venue_codes_known = lecture is not None and _venue_codes_exist(reader, path, data, lecture.venues)
     summary, key_points = _read_key_points(reader, folder / "keypoints.md")
