@@ -240,3 +240,12 @@ def test_previewed_bundles_never_applied_are_removed_after_a_day(app, admin, tmp
     assert not stale.exists() and recent.exists()
     token = response.get_data(as_text=True).split('name="token" value="', 1)[1].split('"', 1)[0]
     assert bundles.kept_path(token).exists() and bundles.kept_name(token) == "b.zip"
+
+
+def test_a_gbk_quiz_bank_upload_is_refused_as_not_utf8(admin, seed_lecture):
+    before = db.session.scalar(sa.select(sa.func.count(Question.id)))
+    bank = quiz_with({"type": "truefalse", "answer": "正确"}).encode("gbk")
+    response = admin.submit(f"/admin/lectures/{seed_lecture['lecture_id']}/quiz/import",
+                            {"bank": (io.BytesIO(bank), "题库.yaml")}, content_type="multipart/form-data")
+    assert response.status_code == 422 and "可能以 GBK 编码保存" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Question.id))) == before

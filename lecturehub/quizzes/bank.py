@@ -157,7 +157,7 @@ def import_bank(lecture_id: int):
                 quiz = read_quiz_text(form.bank.data.filename or "quiz.yaml", data.decode("utf-8-sig"),
                                       len(lecture.key_points))
             except UnicodeDecodeError:
-                problems = [_("File is not valid UTF-8 text.")]
+                problems = [_("File is not valid UTF-8 text (perhaps saved as GBK): save it as UTF-8.")]
             except ContentError as exc:
                 problems = [str(p) for p in exc.problems]
             else:
