@@ -144,7 +144,7 @@ def demo_command(password: str | None, content_path: Path | None):
 
     last_member = f"m{len(venues) * MEMBERS_PER_VENUE:04d}"
     click.echo(f"Demo organisation ready: {len(venues)} venues, {counts['coordinator']} coordinators, "
-               f"{counts['member']} members; {summary.lectures} lecture(s), {summary.questions} quiz questions.")
+               f"{counts['member']} members; {summary.lectures} lecture(s), {summary.parts['question(s)']} quiz questions.")
     click.echo("")
     click.echo("Demo logins (all share one password):")
     click.echo("  admin              administrator (all venues and users)")

@@ -109,7 +109,7 @@ def test_removed_question_is_deleted_on_reimport(org, bundle):
         ("quiz.yaml", "    answer: B\n    explanation: 简报原文：“市人力", "    answer: Z\n    explanation: 简报原文：“市人力",
          "answer: Z", "answer"),
         ("quiz.yaml", "  - id: q02\n    type: single", "  - id: q02\n    type: essay", "type: essay", "type"),
-        ("quiz.yaml", "pass_mark: 80", "pass_mark: [80", "questions:", "YAML"),
+        ("quiz.yaml", "pass_mark: 80", "pass_mark: [80", "pass_mark: [80", "YAML"),  # the unclosed bracket's line
         ("lecture.yaml", "speaker: 赵永峰\n", "", "title:", "speaker"),
         ("lecture.yaml", 'ends_at: "2020-12-29 16:00"', 'ends_at: "2020-12-29 12:00"', "ends_at:", "结束时间"),
         ("lecture.yaml", "venues: all", "venues: [main, nowhere]", "venues:", "nowhere"),

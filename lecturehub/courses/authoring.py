@@ -16,7 +16,8 @@ from lecturehub.venues.models import Venue
 
 from . import bundles, services
 from .archive import members_who_would_get_makeup, undecided_past_lectures
-from .content import ContentError, import_content, key_points_text, read_bundle
+from .content import ContentError, import_content, read_bundle
+from .format import key_points_text
 from .forms import (
     BundleApplyForm,
     BundleUploadForm,
@@ -197,8 +198,9 @@ def bundle():
     problems: list[str] = []
     if form.validate_on_submit():
         token = None
+        name = bundles.bundle_name(form.bundle.data.filename or "")
         try:
-            token = bundles.keep_upload(form.bundle.data.read())
+            token = bundles.keep_upload(form.bundle.data.read(), name)
             specs = bundles.read_kept(token)
             changes = bundles.preview(specs)
         except bundles.BundleError as exc:
@@ -209,8 +211,8 @@ def bundle():
             return _bundle_preview(form, changes, specs, BundleApplyForm(formdata=None, token=token))
         if token:
             bundles.drop(token)
-    else:
-        problems = [str(e) for e in form.bundle.errors]
+        return render_template("courses/admin_bundle.html", form=form, problems=problems, bundle_name=name), 422
+    problems = [str(e) for e in form.bundle.errors]
     return render_template("courses/admin_bundle.html", form=form, problems=problems), 422
 
 
@@ -221,22 +223,23 @@ def apply_bundle():
     if not form.validate_on_submit():
         abort(400)
     archive_past = {"yes": True, "no": False}.get(form.archive_past.data)
+    name = bundles.kept_name(form.token.data)
     try:
         with bundles.unpacked(bundles.kept_path(form.token.data)) as root:
             if archive_past is None:
-                specs = read_bundle(root)
+                specs = read_bundle(root, name)
                 if undecided_past_lectures(specs):
                     # The preview asked; an answer is needed before anything is written.
                     form.archive_past.errors = [_("Choose whether the lectures that already ended are archive "
                                                   "lectures.")]
                     return _bundle_preview(BundleUploadForm(formdata=None), bundles.preview(specs), specs, form, 422)
-            summary = import_content(root, archive_past)
+            summary = import_content(root, archive_past, name)
     except bundles.BundleError as exc:
         return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
-                               problems=[str(exc)]), 422
+                               problems=[str(exc)], bundle_name=name), 422
     except ContentError as exc:
         return render_template("courses/admin_bundle.html", form=BundleUploadForm(formdata=None),
-                               problems=[str(p) for p in exc.problems]), 422
+                               problems=[str(p) for p in exc.problems], bundle_name=name), 422
     bundles.drop(form.token.data)
     flash(_("Bundle imported: %(created)s created, %(updated)s updated.", created=summary.created,
             updated=summary.updated), "success")

@@ -6,6 +6,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -13,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
+from blinker import Namespace
+from flask import current_app
 from flask_babel import gettext as _
 
 from lecturehub.extensions import db
-from lecturehub.quizzes.models import Question
 
-from .content import CourseSpec, read_bundle
+from .content import read_bundle
+from .format import CourseSpec, LectureSpec
 from .models import Course, Lecture
 
 MAX_ENTRIES = 500
@@ -26,6 +29,14 @@ MAX_TOTAL_BYTES = 20 * 1024 * 1024
 MAX_ENTRY_BYTES = 2 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed / compressed; text compresses well, bombs far better
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+# A previewed bundle that is never applied is removed at a later upload once it is this old.
+PENDING_MAX_AGE_SECONDS = 24 * 3600
+MAX_NAME_CHARS = 200
+
+_signals = Namespace()
+# Sent for each lecture of a previewed bundle with lecture (None when new) and spec; each receiver returns
+# counts of what its part of the lecture would change, e.g. {"questions_new": 2}.
+lecture_previewed = _signals.signal("content-lecture-previewed")
 
 
 class BundleError(ValueError):
@@ -41,13 +52,41 @@ def _bundle_folder() -> Path:
     return folder
 
 
-def keep_upload(data: bytes) -> str:
-    """Keep the uploaded ZIP until the admin applies or drops it; returns its token."""
+def keep_upload(data: bytes, name: str = "") -> str:
+    """Keep the uploaded ZIP (and its file name, to name it in messages) until the admin applies or drops it;
+    returns its token. Uploads previewed but never applied are removed once a day old."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise BundleError(_("The file is not a ZIP archive."))
+    folder = _bundle_folder()
+    remove_stale(folder)
     token = secrets.token_hex(16)
-    (_bundle_folder() / f"{token}.zip").write_bytes(data)
+    (folder / f"{token}.zip").write_bytes(data)
+    (folder / f"{token}.name").write_text(bundle_name(name), encoding="utf-8")
     return token
+
+
+def bundle_name(name: str) -> str:
+    """The uploaded file's own name (never a path), to name the bundle in messages."""
+    name = PurePosixPath((name or "").replace("\\", "/")).name.strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:MAX_NAME_CHARS]
+    return name or "bundle.zip"
+
+
+def remove_stale(folder: Path, now: float | None = None) -> None:
+    cutoff = (now or time.time()) - PENDING_MAX_AGE_SECONDS
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+        except OSError:  # another node removed it meanwhile
+            continue
+
+
+def kept_name(token: str) -> str:
+    try:
+        return (kept_path(token).with_suffix(".name")).read_text(encoding="utf-8")
+    except (BundleError, OSError):
+        return "bundle.zip"
 
 
 def kept_path(token: str) -> Path:
@@ -61,9 +100,11 @@ def kept_path(token: str) -> Path:
 
 def drop(token: str) -> None:
     try:
-        kept_path(token).unlink(missing_ok=True)
+        path = kept_path(token)
     except BundleError:
-        pass
+        return
+    path.with_suffix(".name").unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -125,11 +166,10 @@ class LectureChange:
     slug: str
     title: str
     state: str  # new | changed | unchanged
-    questions_new: int = 0
-    questions_changed: int = 0
-    questions_removed: int = 0
     key_points: int = 0
     materials: int = 0
+    # What other packages' parts would change (see lecture_previewed), e.g. {"questions_new": 2}
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,26 +197,19 @@ def preview(specs: list[CourseSpec]) -> list[CourseChange]:
     return changes
 
 
-def _lecture_change(spec, lecture: Lecture | None) -> LectureChange:
+def _lecture_change(spec: LectureSpec, lecture: Lecture | None) -> LectureChange:
     result = LectureChange(spec.slug, spec.title, "new", key_points=len(spec.key_points),
-                           materials=len(spec.materials), questions_new=len(spec.questions))
+                           materials=len(spec.materials))
+    for _receiver, counts in lecture_previewed.send(current_app._get_current_object(), lecture=lecture, spec=spec):
+        result.counts.update(counts or {})
     if lecture is None:
         return result
-    existing = {q.key: q for q in db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture.id))}
-    wanted = {q.key: q for q in spec.questions}
-    result.questions_new = len(set(wanted) - set(existing))
-    result.questions_removed = len(set(existing) - set(wanted))
-    result.questions_changed = sum(
-        1 for key in set(wanted) & set(existing)
-        if (existing[key].kind.value, existing[key].stem, list(existing[key].options), list(existing[key].answer),
-            existing[key].explanation) != (wanted[key].kind, wanted[key].stem, wanted[key].options,
-                                           wanted[key].answer, wanted[key].explanation))
     same_fields = (lecture.title, lecture.speaker, lecture.host, lecture.starts_at, lecture.ends_at,
                    lecture.format.value, lecture.study_hours, lecture.published, lecture.summary_md) == (
         spec.title, spec.speaker, spec.host, spec.starts_at, spec.ends_at, spec.format, spec.study_hours,
         spec.published, spec.summary_md)
     same_points = [(kp.title, kp.body_md) for kp in lecture.key_points] == list(spec.key_points)
-    quiet = not (result.questions_new or result.questions_removed or result.questions_changed)
+    quiet = not any(result.counts.values())
     result.state = "unchanged" if same_fields and same_points and quiet else "changed"
     return result
 
@@ -184,4 +217,4 @@ def _lecture_change(spec, lecture: Lecture | None) -> LectureChange:
 def read_kept(token: str) -> list[CourseSpec]:
     """Unpack and read a kept upload; raises BundleError or ContentError."""
     with unpacked(kept_path(token)) as root:
-        return read_bundle(root)
+        return read_bundle(root, kept_name(token))

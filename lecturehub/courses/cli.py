@@ -35,6 +35,7 @@ def import_command(path: Path, archive_past: bool | None):
         raise click.ClickException(f"nothing was imported ({len(exc.problems)} problems)") from exc
     click.echo(
         f"imported {summary.courses} course(s), {summary.lectures} lecture(s), {summary.key_points} key point(s), "
-        f"{summary.questions} question(s), {summary.materials} material(s): "
+        + "".join(f"{count} {part}, " for part, count in summary.parts.items())
+        + f"{summary.materials} material(s): "
         f"{summary.created} created, {summary.updated} updated"
     )

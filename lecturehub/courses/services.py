@@ -131,7 +131,8 @@ def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: s
                  starts_at: datetime, ends_at: datetime, lecture_format: str, study_hours: Decimal,
                  venue_ids: list[int], key_points_md: str, published: bool, archive: bool = False) -> Lecture:
     """Create or update a lecture with its venues and key points (updated by position, so quiz links hold)."""
-    from .content import apply_key_points, key_point_problems, split_key_points
+    from .content import apply_key_points
+    from .format import key_point_problems, split_key_points
 
     if ends_at <= starts_at:
         raise AuthoringError("ends_at", _("The lecture must end after it starts."))

@@ -9,12 +9,14 @@ from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role
 from lecturehub.audit import services as audit
+from lecturehub.core.contentfiles import ContentError
 from lecturehub.core.permissions import role_required
-from lecturehub.courses.content import ContentError, quiz_yaml, read_quiz_text
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
+from . import content as _content_part  # noqa: F401 (connects quizzes' part of content import)
 from . import services
+from .format import answer_text, quiz_yaml, read_quiz_text
 from .forms import BankImportForm, QuestionForm, QuizSettingsForm, SimpleForm
 from .models import FeedbackMode, Question, QuestionKind
 
@@ -70,9 +72,7 @@ def settings_form(lecture: Lecture, from_request: bool = True) -> QuizSettingsFo
 def _question_form(lecture: Lecture, question: Question | None) -> QuestionForm:
     if question is not None and not request.form:
         form = QuestionForm(kind=question.kind.value, stem=question.stem, options_text="\n".join(question.options),
-                            answer=("true" if question.answer == [0] else "false")
-                            if question.kind is QuestionKind.TRUE_FALSE
-                            else ",".join(services.LETTERS[i] for i in question.answer),
+                            answer=answer_text(question.kind.value, question.answer),
                             explanation=question.explanation, key_point=str(question.key_point_id or ""))
     else:
         form = QuestionForm()
@@ -154,14 +154,14 @@ def import_bank(lecture_id: int):
             problems = [_("The file is larger than %(size)s MB.", size=1)]
         else:
             try:
-                pass_mark, specs = read_quiz_text(form.bank.data.filename or "quiz.yaml",
-                                                  data.decode("utf-8-sig"), len(lecture.key_points))
+                quiz = read_quiz_text(form.bank.data.filename or "quiz.yaml", data.decode("utf-8-sig"),
+                                      len(lecture.key_points))
             except UnicodeDecodeError:
-                problems = [_("File is not valid UTF-8 text.")]
+                problems = [_("File is not valid UTF-8 text (perhaps saved as GBK): save it as UTF-8.")]
             except ContentError as exc:
                 problems = [str(p) for p in exc.problems]
             else:
-                lecture.quiz_pass_mark = pass_mark
+                lecture.quiz_pass_mark, specs = quiz.pass_mark, quiz.questions
                 created, updated = services.sync_questions(lecture, specs)
                 audit.record("content.quiz_imported", f"lecture:{lecture.id}", file=form.bank.data.filename or "",
                              created=created, updated=updated, total=len(specs))

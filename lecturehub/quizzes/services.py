@@ -16,6 +16,7 @@ from lecturehub.audit.changes import record_changes
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
+from .format import LETTERS, AnswerError, answer_indexes, checked_options
 from .models import AttemptAnswer, FeedbackMode, Question, QuestionKind, QuizAttempt, QuizSettings, QuizSitting
 
 _random = random.SystemRandom()
@@ -136,9 +137,6 @@ def passed_lecture_ids(user_id: int, lecture_ids: Sequence[int]) -> set[int]:
                                                 QuizAttempt.lecture_id.in_(lecture_ids)).distinct()))
 
 
-LETTERS = "ABCDEFGH"
-
-
 class QuestionError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -147,30 +145,13 @@ class QuestionError(ValueError):
 
 
 def parse_answer(kind: QuestionKind, options_text: str, answer_text: str) -> tuple[list[str], list[int]]:
-    """Options and right answer from the editor's text fields, with the same rules as the content importer."""
-    if kind is QuestionKind.TRUE_FALSE:
-        word = answer_text.strip().lower()
-        truth = {"true": [0], "t": [0], "正确": [0], "对": [0], "false": [1], "f": [1], "错误": [1], "错": [1]}
-        if word not in truth:
-            raise QuestionError("answer", _("The answer of a true/false question must be true or false."))
-        return [], truth[word]
-    options = [line.strip() for line in (options_text or "").splitlines() if line.strip()]
-    if not 2 <= len(options) <= len(LETTERS):
-        raise QuestionError("options_text", _("Give 2 to %(max)s options, one per line.", max=len(LETTERS)))
-    if any(len(o) > 500 for o in options):
-        raise QuestionError("options_text", _("An option is longer than 500 characters."))
-    letters = [x.strip().upper() for x in answer_text.replace("，", ",").replace("、", ",").split(",") if x.strip()]
-    if len(letters) == 1 and len(letters[0]) > 1:
-        letters = list(letters[0])  # "AC" means A and C
-    valid = LETTERS[:len(options)]
-    if not letters or any(x not in valid for x in letters):
-        raise QuestionError("answer", _("Name the right options by letter (A to %(last)s).", last=valid[-1]))
-    indexes = sorted({valid.index(x) for x in letters})
-    if kind is QuestionKind.SINGLE and len(indexes) != 1:
-        raise QuestionError("answer", _("A single-choice question has exactly one answer."))
-    if kind is QuestionKind.MULTIPLE and len(indexes) < 2:
-        raise QuestionError("answer", _("A multiple-choice question has at least two answers."))
-    return options, indexes
+    """Options (one a line) and right answer from the editor's text fields, by the importer's own rules."""
+    try:
+        options = [] if kind is QuestionKind.TRUE_FALSE else checked_options(
+            [line.strip() for line in (options_text or "").splitlines() if line.strip()])
+        return options, answer_indexes(kind.value, answer_text, len(options))
+    except AnswerError as exc:
+        raise QuestionError("options_text" if exc.field == "options" else "answer", exc.message) from exc
 
 
 FEEDBACK_WORDS = {FeedbackMode.AFTER_SUBMIT.value: _l("After submitting the quiz"),
