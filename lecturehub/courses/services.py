@@ -85,7 +85,7 @@ def describe_course(course: Course | None) -> dict:
 
 def describe_lecture(lecture: Lecture | None) -> dict:
     """The lecture form's fields as labelled words (times in the organisation's zone), for the audit of an edit."""
-    from .content import key_points_text
+    from .format import key_points_text
     from .routes import format_name
 
     if lecture is None:
