@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lecturehub.accounts.models import Role, User
+from lecturehub.core.timeutil import to_local
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
@@ -271,3 +273,94 @@ def test_member_exports_only_their_own_quiz_results(client, data):
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("测试党课", 2, 90, "是")]
     assert client.get("/reports/me?format=csv&table=other").status_code == 400
+
+
+# --- reading the overview and the matrices without being misled ----------------------------------
+
+def selected_option(page: str, name: str) -> str:
+    """The value the browser shows as chosen in the select `name` (the first option when none is marked)."""
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+    chosen = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select)
+    if chosen:
+        return chosen.group(1) or chosen.group(2)
+    return re.search(r'<option[^>]*value="([^"]*)"', select).group(1)
+
+
+@pytest.fixture
+def future_lecture(data, make_lecture):
+    """A lecture a week ahead, so the newest lecture is not the one that can be ranked."""
+    from lecturehub.core.timeutil import utcnow
+
+    return make_lecture(utcnow().replace(microsecond=0) + timedelta(days=7))
+
+
+def test_overview_selector_shows_the_lecture_it_ranks(client, data, future_lecture):
+    client.login("admin")
+    page = client.get("/reports/overview").get_data(as_text=True)
+    # The newest lecture is a week ahead; the page ranks the last finished one and the selector says so.
+    assert selected_option(page, "lecture") == str(data["l2"])
+    assert selected_option(page, "rank_by") == "rate"
+    # Pressing the button untouched submits what the selector shows: the same lecture is ranked again.
+    again = client.get(f"/reports/overview?course=&start=&end=&lecture={data['l2']}&rank_by=rate")
+    assert selected_option(again.get_data(as_text=True), "lecture") == str(data["l2"])
+    # Choosing the lecture not yet held says so instead of ranking every venue at 0%.
+    ahead = client.get(f"/reports/overview?lecture={future_lecture.id}").get_data(as_text=True)
+    assert selected_option(ahead, "lecture") == str(future_lecture.id)
+    assert "尚未举行" in ahead.split('id="ranking"', 1)[1]
+    # A lecture id from outside the filters falls back to the ranked lecture, and the selector shows that.
+    other = client.get("/reports/overview?lecture=999999").get_data(as_text=True)
+    assert selected_option(other, "lecture") == str(data["l2"])
+
+
+def test_overview_matrix_labels_lectures_and_shows_one_not_yet_held(client, data, future_lecture):
+    client.login("admin")
+    page = client.get("/reports/overview").get_data(as_text=True)
+    matrix = page.split("各会场历次出勤率", 1)[1]
+    head = matrix.split("</thead>", 1)[0]
+    assert "2026-03-01<br>测试党课" in head and "2026-04-01<br>测试党课" in head
+    row = matrix.split("第2分会场", 1)[1].split("</tr>", 1)[0]
+    # L1 50%, L2 0% (both absent), the lecture a week ahead: not yet held, not 0%.
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert ">50.0%<" in cells[0] and ">0.0%<" in cells[1]
+    assert "未举行" in cells[2] and "%" not in cells[2]
+    sheet = load_workbook(io.BytesIO(client.get("/reports/overview?format=xlsx&table=matrix").data)).active
+    assert [c.value for c in sheet[1]][1:] == ["2026-03-01 测试党课", "2026-04-01 测试党课",
+                                              to_local(future_lecture.starts_at).strftime("%Y-%m-%d") + " 测试党课"]
+    by_venue = {r[0]: r[1:] for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert by_venue["第2分会场"] == (0.5, 0.0, "未举行")
+
+
+def test_ranking_reads_by_rate_or_by_absences(client, data):
+    """L1: 第1分会场 66.7% with 0 absent (one on leave), 第2分会场 50% with 1 absent, 主会场 expects nobody."""
+    client.login("admin")
+    by_rate = client.get(f"/reports/overview?lecture={data['l1']}&rank_by=rate").get_data(as_text=True)
+    assert "出勤率 = 已签到（出席或迟到）÷ 应到人数" in by_rate and "请假" in by_rate.split('id="rate-means"', 1)[1]
+    rows = by_rate.split('id="ranking"', 1)[1].split("</tbody>", 1)[0]
+    assert rows.index("第1分会场") < rows.index("第2分会场")
+    overview = services.organisation_overview(None, None, None, now=NOW)
+    by_absent = services.ranking(overview, data["l1"], by="absent")
+    # Equal absences fall back to the rate: 第1分会场 (0 absent, 66.7%) before 主会场 (0 absent, nobody expected).
+    assert [(v.code, c["absent"], c["excused"]) for v, c in by_absent] == [
+        ("b01", 0, 1), ("main", 0, 0), ("b02", 1, 0)]
+    page = client.get(f"/reports/overview?lecture={data['l1']}&rank_by=absent").get_data(as_text=True)
+    assert selected_option(page, "rank_by") == "absent"
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/reports/overview?lecture={data['l1']}&rank_by=absent&format=xlsx&table=ranking").data)).active
+    assert [c.value for c in sheet[1]] == ["名次", "会场", "应到", "已签到", "请假", "缺席", "出勤率"]
+    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == ["第1分会场", "主会场", "第2分会场"]
+
+
+def test_course_matrix_columns_keep_the_year_and_a_lecture_not_yet_held(client, data, future_lecture,
+                                                                         make_lecture):
+    make_lecture(datetime(2020, 12, 29, 6, 0, tzinfo=timezone.utc))
+    client.login("coord01")
+    page = client.get(f"/reports/courses/{data['course']}/venues/{data['branch_a']}").get_data(as_text=True)
+    head = page.split("</thead>", 1)[0]
+    assert "2020-12-29<br>测试党课" in head and "2026-03-01<br>测试党课" in head
+    row = page.split("张伟", 1)[1].split("</tr>", 1)[0]
+    assert row.count("未举行") == 1 and "未签到" not in row
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/reports/courses/{data['course']}/venues/{data['branch_a']}?format=xlsx").data)).active
+    assert [c.value for c in sheet[1]][2] == "2020-12-29 测试党课"
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["张伟"][2:6] == ("缺席", "出席", "出席", "未举行")

@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role
-from lecturehub.attendance.services import open_makeup_tasks
+from lecturehub.attendance.services import Phase, open_makeup_tasks, window_of
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Course
@@ -45,6 +45,24 @@ def status_heading(key: str) -> str:
 
 
 bp.add_app_template_global(status_heading)
+
+SHORT_TITLE_LENGTH = 12
+
+
+def short_title(lecture) -> str:
+    """The lecture's title cut short for a column heading on screen (the full one is in its tooltip)."""
+    title = lecture.title
+    return title[:SHORT_TITLE_LENGTH] + "…" if len(title) > SHORT_TITLE_LENGTH else title
+
+
+def lecture_label(lecture, short: bool = True) -> str:
+    """A lecture as a column heading: its date with the year (several lectures may share a day, and a course
+    spans years) and its title, cut short for the screen; exports and selectors keep the full title."""
+    return to_local(lecture.starts_at).strftime("%Y-%m-%d") + " " + (short_title(lecture) if short else lecture.title)
+
+
+bp.add_app_template_global(short_title)
+bp.add_app_template_global(lecture_label)
 
 
 def export_format() -> str | None:
@@ -168,14 +186,16 @@ def signin_sheet(lecture_id: int, venue_id: int):
 
 # --- across a course ------------------------------------------------------------------------------
 
-def _matrix_table(matrix) -> Table:
+def _matrix_table(matrix, held) -> Table:
     columns = [Column(_("Member number")), Column(_("Name"))]
-    columns += [Column(to_local(lec.starts_at).strftime("%Y-%m-%d") + " " + lec.title[:20]) for lec in matrix.lectures]
+    columns += [Column(lecture_label(lec, short=False)) for lec in matrix.lectures]
     columns += [Column(status_heading(k), "int") for k in ("present", "late", "excused", "absent", "made_up")]
     table = Table(_("Attendance matrix"), columns)
+    not_held = _("not yet held")
     for member, cells, totals in matrix.rows:
         table.rows.append([member.member_no, member.name]
-                          + [status_heading("made_up") if c.made_up else status_heading(c.key) for c in cells]
+                          + [(status_heading("made_up") if c.made_up else status_heading(c.key))
+                             if held[lec.id] else not_held for lec, c in zip(matrix.lectures, cells, strict=True)]
                           + [totals.get(k, 0) for k in ("present", "late", "excused", "absent", "made_up")])
     return table
 
@@ -185,30 +205,42 @@ def _matrix_table(matrix) -> Table:
 def course_venue(course_id: int, venue_id: int):
     course = get_course_for(current_user, course_id)
     venue = get_venue_for(current_user, venue_id)
-    matrix = services.course_matrix(course, venue)
+    now = utcnow()
+    matrix = services.course_matrix(course, venue, now=now)
+    # A lecture whose check-in has not opened has no statuses yet: it reads as not held, not as a column of gaps.
+    held = {lec.id: window_of(lec).phase(now) is not Phase.NOT_OPEN for lec in matrix.lectures}
     if export_format():
-        return exported(lambda: _matrix_table(matrix), f"attendance-course-{course.id}-{venue.code}")
-    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue)
+        return exported(lambda: _matrix_table(matrix, held), f"attendance-course-{course.id}-{venue.code}")
+    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue, held=held)
 
 
 # --- the whole organisation -----------------------------------------------------------------------
 
-def _overview_tables(overview, ranking_rows) -> dict[str, Table]:
+def _overview_tables(overview, ranking_rows, phases) -> dict[str, Table]:
     matrix = Table(_("Venues by lecture"), [Column(_("Venue"))] + [
-        Column(to_local(lec.starts_at).strftime("%Y-%m-%d") + " " + lec.title[:20], "percent")
-        for lec in overview.lectures])
+        Column(lecture_label(lec, short=False), "percent") for lec in overview.lectures])
     for venue in overview.venues:
-        matrix.rows.append([venue.name] + [overview.cells[(lec.id, venue.id)]["rate"]
-                                           if (lec.id, venue.id) in overview.cells else None
+        matrix.rows.append([venue.name] + [_matrix_cell(overview.cells.get((lec.id, venue.id)), phases[lec.id])
                                            for lec in overview.lectures])
     trend = Table(_("Trend"), [Column(_("Date"), "date"), Column(_("Lecture")), Column(_("Attendance rate"), "percent")])
     trend.rows = [[lec.starts_at, lec.title, value] for lec, value in overview.trend]
     ranking = Table(_("Ranking"), [Column(_("Rank"), "int"), Column(_("Venue")), Column(_("Expected"), "int"),
-                                   Column(_("Checked in"), "int"), Column(_("Absent"), "int"),
-                                   Column(_("Attendance rate"), "percent")])
-    ranking.rows = [[i, venue.name, cell["expected"], cell["arrived"], cell["absent"], cell["rate"]]
+                                   Column(_("Checked in"), "int"), Column(_("Excused"), "int"),
+                                   Column(_("Absent"), "int"), Column(_("Attendance rate"), "percent")])
+    ranking.rows = [[i, venue.name, cell["expected"], cell["arrived"], cell["excused"], cell["absent"], cell["rate"]]
                     for i, (venue, cell) in enumerate(ranking_rows, start=1)]
     return {"matrix": matrix, "trend": trend, "ranking": ranking}
+
+
+def _matrix_cell(cell, phase):
+    """A venue's rate for a lecture, or what stands in for it: not taking part, not yet held, check-in open."""
+    if cell is None:
+        return None
+    if phase is Phase.NOT_OPEN:
+        return _("not yet held")
+    if phase is not Phase.CLOSED:
+        return _("check-in open")
+    return cell["rate"]
 
 
 @bp.get("/overview")
@@ -221,24 +253,28 @@ def overview():
         form.lecture.choices = []
         return render_template("reports/overview.html", form=form, overview=None), 422
     course_id = int(form.course.data) if form.course.data else None
-    result = services.organisation_overview(course_id, form.start.data, form.end.data)
-    form.lecture.choices = [SelectChoice(str(lec.id), to_local(lec.starts_at).strftime("%Y-%m-%d ") + lec.title)
-                            for lec in reversed(result.lectures)]
+    now = utcnow()
+    result = services.organisation_overview(course_id, form.start.data, form.end.data, now=now)
+    phases = {lec.id: window_of(lec).phase(now) for lec in result.lectures}
+    form.lecture.choices = [SelectChoice(str(lec.id), lecture_label(lec, short=False)) for lec in reversed(result.lectures)]
     chosen = int(form.lecture.data) if form.lecture.data and form.lecture.data.isdecimal() else None
-    closed = [lec for lec in result.lectures if lec.ends_at <= utcnow()] or result.lectures
+    closed = [lec for lec in result.lectures if phases[lec.id] is Phase.CLOSED] or result.lectures
     ranking_lecture = next((lec for lec in result.lectures if lec.id == chosen), closed[-1] if closed else None)
-    ranking_rows = services.ranking(result, ranking_lecture.id) if ranking_lecture else []
+    # The selector shows the lecture actually ranked, so pressing the button untouched ranks the same one again.
+    form.lecture.data = str(ranking_lecture.id) if ranking_lecture else None
+    ranking_rows = services.ranking(result, ranking_lecture.id, by=form.rank_by.data) if ranking_lecture else []
     if export_format():
         table_name = request.args.get("table", "matrix")
         if table_name not in ("matrix", "trend", "ranking"):
             abort(400)
-        return exported(lambda: _overview_tables(result, ranking_rows)[table_name], f"attendance-{table_name}")
-    trend_chart = line_chart([(to_local(lec.starts_at).strftime("%m-%d"), value) for lec, value in result.trend],
+        return exported(lambda: _overview_tables(result, ranking_rows, phases)[table_name], f"attendance-{table_name}")
+    trend_chart = line_chart([(to_local(lec.starts_at).strftime("%Y-%m-%d"), value) for lec, value in result.trend],
                              _("Attendance rate over the lectures")) if result.trend else None
     ranking_chart = bar_chart([(venue.name, cell["rate"]) for venue, cell in ranking_rows],
                               _("Attendance rate by venue")) if ranking_rows else None
     return render_template("reports/overview.html", form=form, overview=result, ranking_lecture=ranking_lecture,
-                           ranking_rows=ranking_rows, trend_chart=trend_chart, ranking_chart=ranking_chart)
+                           ranking_rows=ranking_rows, trend_chart=trend_chart, ranking_chart=ranking_chart,
+                           phases=phases, Phase=Phase)
 
 
 # --- study hours ----------------------------------------------------------------------------------

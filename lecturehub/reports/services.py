@@ -222,10 +222,13 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
     return Overview(lectures, venues, cells, trend)
 
 
-def ranking(overview: Overview, lecture_id: int) -> list[tuple[Venue, dict[str, float]]]:
-    """The lecture's venues from the highest attendance rate to the lowest (ties by venue order)."""
+def ranking(overview: Overview, lecture_id: int, by: str = "rate") -> list[tuple[Venue, dict[str, float]]]:
+    """The lecture's venues from the highest attendance rate to the lowest, or (`by="absent"`) from the fewest
+    absences without leave to the most; ties by the other figure, then by venue order."""
     rows = [(v, overview.cells[(lecture_id, v.id)]) for v in overview.venues if (lecture_id, v.id) in overview.cells]
-    return sorted(rows, key=lambda item: (-item[1]["rate"], item[0].position))
+    if by == "absent":
+        return sorted(rows, key=lambda item: (item[1]["absent"], -item[1]["rate"], item[0].position))
+    return sorted(rows, key=lambda item: (-item[1]["rate"], item[1]["absent"], item[0].position))
 
 
 # --- study hours ----------------------------------------------------------------------------------
