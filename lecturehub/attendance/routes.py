@@ -14,6 +14,7 @@ from wtforms import SelectChoice
 from lecturehub.accounts.models import Role, User
 from lecturehub.audit import services as audit
 from lecturehub.core.permissions import role_required
+from lecturehub.core.numbers import percent
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.services import get_lecture_for
@@ -365,12 +366,12 @@ def _live_state(lecture: Lecture) -> dict:
     rows = []
     for venue in venues:
         c = counts[venue.id]
-        rate = round(100 * c["arrived"] / c["expected"], 1) if c["expected"] else 0.0
+        rate = percent(c["arrived"], c["expected"]) or 0.0
         rows.append({"venue_id": venue.id, "name": venue.name, "arrived": c["arrived"], "expected": c["expected"],
                      "rate": rate})
     arrived, expected = sum(r["arrived"] for r in rows), sum(r["expected"] for r in rows)
     return {"venues": rows, "arrived": arrived, "expected": expected,
-            "rate": round(100 * arrived / expected, 1) if expected else 0.0,
+            "rate": percent(arrived, expected) or 0.0,
             "phase_label": _phase_label(services.window_of(lecture).phase(utcnow()))}
 
 

@@ -14,6 +14,7 @@ from flask import current_app
 from lecturehub.accounts.models import Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
 from lecturehub.attendance.services import Phase, effective_status, window_of
+from lecturehub.core.numbers import percent
 from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -25,7 +26,7 @@ STATUS_KEYS = ("present", "late", "excused", "absent", "pending")
 
 
 def rate(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
+    return percent(part, whole) or 0.0
 
 
 @dataclass
