@@ -65,10 +65,15 @@ def test_every_message_is_translated_in_both_catalogues(tmp_path):
         assert not problems, problems[:5]
 
 
+def _hashable(value):
+    # Plural messages (ngettext) have a list of ids and forms once read back from the compiled file.
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
 def test_compiled_catalogues_are_current():
     for name, folder in CATALOGUES.items():
         with (folder / "messages.po").open("rb") as handle:
-            source = {m.id: m.string for m in read_po(handle) if m.id and m.string}
+            source = {_hashable(m.id): _hashable(m.string) for m in read_po(handle) if m.id and m.string}
         with (folder / "messages.mo").open("rb") as handle:
-            compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+            compiled = {_hashable(m.id): _hashable(m.string) for m in read_mo(handle) if m.id}
         assert compiled == source, f"{name}: messages.mo is stale; run `make translations`"

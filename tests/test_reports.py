@@ -364,3 +364,13 @@ def test_course_matrix_columns_keep_the_year_and_a_lecture_not_yet_held(client, 
     assert [c.value for c in sheet[1]][2] == "2020-12-29 测试党课"
     rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows["张伟"][2:6] == ("缺席", "出席", "出席", "未举行")
+
+
+def test_english_counts_take_the_singular(app, client, data):
+    client.login("m0002")  # one attempt at L1's quiz
+    page = client.get("/reports/me?year=2026", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "1 attempt, best 100%" in page and "1 attempts" not in page
+    other = app.test_client()
+    other.login("m0001")
+    page = other.get("/reports/me?year=2026", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "2 attempts, best 90%" in page
