@@ -65,9 +65,10 @@ def test_coordinator_marks_a_member_excused(desktop, org, make_lecture):
     row.get_by_label(re.compile("的签到状态|状态")).select_option("excused")
     row.get_by_label(re.compile("原因")).fill("病假")
     row.get_by_role("button", name="保存").click()
-    page.wait_for_url(f"**/roster/{lv}")
-    assert page.get_by_role("status").first.inner_text() == "已将李娜标记为请假。"
+    page.wait_for_url(f"**/roster/{lv}?saved=*")
+    # The confirmation is in the member's row, where the coordinator was looking.
     row = page.locator("tbody tr", has_text="李娜").first
+    assert row.get_by_role("status").inner_text() == "已将李娜标记为请假。"
     assert "请假" in row.inner_text() and "病假" in row.inner_text()
     changes = page.locator("table").last
     assert "甲负责人" in changes.inner_text()
