@@ -374,3 +374,17 @@ def test_english_counts_take_the_singular(app, client, data):
     other.login("m0001")
     page = other.get("/reports/me?year=2026", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "2 attempts, best 90%" in page
+
+
+def test_branch_record_names_course_hours_make_up_and_both_dates(client, data, make_lecture):
+    client.login("coord02")
+    record = client.get(f"/reports/lectures/{data['l1']}/venues/{data['branch_b']}/record").get_data(as_text=True)
+    assert "专题" in record and "学时" in record and ">2<" in record.replace(".0<", "<")
+    made_up = record.split("补学完成", 1)[1].split("</tr>", 1)[0]
+    assert "王芳（2026-03-02 16:00）" in made_up  # L1 ended 16:00 Shanghai; made up a day later
+    # 22:30 to 00:30 Shanghai time: the record shows both dates.
+    late = make_lecture(datetime(2026, 5, 1, 14, 30, tzinfo=timezone.utc))
+    record = client.get(f"/reports/lectures/{late.id}/venues/{data['branch_b']}/record").get_data(as_text=True)
+    assert "2026-05-01 22:30 – 2026-05-02 00:30" in record
+    sheet = client.get(f"/reports/lectures/{late.id}/venues/{data['branch_b']}/sheet").get_data(as_text=True)
+    assert "2026-05-01 22:30 – 2026-05-02 00:30" in sheet and "分会场负责人签字" in sheet

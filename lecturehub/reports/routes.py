@@ -62,6 +62,16 @@ def lecture_label(lecture, short: bool = True) -> str:
 
 
 bp.add_app_template_global(short_title)
+
+
+def lecture_times(lecture) -> str:
+    """Start and end in local time for a printout; a lecture that ends on another day shows both dates."""
+    starts, ends = to_local(lecture.starts_at), to_local(lecture.ends_at)
+    end_format = "%H:%M" if ends.date() == starts.date() else "%Y-%m-%d %H:%M"
+    return f"{starts:%Y-%m-%d %H:%M} – {ends.strftime(end_format)}"
+
+
+bp.add_app_template_global(lecture_times)
 bp.add_app_template_global(lecture_label)
 
 
@@ -174,7 +184,9 @@ def lecture_venue(lecture_id: int, venue_id: int):
 def branch_record(lecture_id: int, venue_id: int):
     lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
     missing = [m for m in stats.members if m.key in ("absent", "excused")]
-    return render_template("reports/branch_record.html", lecture=lecture, venue=venue, stats=stats, missing=missing)
+    made_up = sorted(stats.names("made_up"), key=lambda m: m.record.made_up_at)
+    return render_template("reports/branch_record.html", lecture=lecture, venue=venue, stats=stats, missing=missing,
+                           made_up=made_up)
 
 
 @bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/sheet")
