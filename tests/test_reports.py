@@ -388,3 +388,54 @@ def test_branch_record_names_course_hours_make_up_and_both_dates(client, data, m
     assert "2026-05-01 22:30 – 2026-05-02 00:30" in record
     sheet = client.get(f"/reports/lectures/{late.id}/venues/{data['branch_b']}/sheet").get_data(as_text=True)
     assert "2026-05-01 22:30 – 2026-05-02 00:30" in sheet and "分会场负责人签字" in sheet
+
+
+EXPORTS = [
+    ("coord01", "/reports/lectures/{l1}?format=xlsx", "出勤情况 · 2026-03-01 测试党课", "landscape"),
+    ("coord01", "/reports/lectures/{l1}/venues/{branch_a}?format=xlsx", "党员 · 第1分会场 · 2026-03-01 测试党课", None),
+    ("coord01", "/reports/courses/{course}/venues/{branch_a}?format=xlsx", "出勤明细 · 第1分会场 · 专题", None),
+    ("admin", "/reports/overview?format=xlsx&table=matrix", "各会场历次出勤率", None),
+    ("admin", "/reports/overview?format=xlsx&table=ranking&lecture={l1}", "排名 · 2026-03-01 测试党课", None),
+    ("admin", "/reports/hours?format=xlsx&year=2026", "学时 · 2026", None),
+    ("coord01", "/reports/hours/venues/{branch_a}?format=xlsx&year=2026", "学时 · 第1分会场 · 2026", None),
+    ("m0001", "/reports/me?format=xlsx&year=2026", None, None),
+]
+
+
+def test_xlsx_exports_print_well(app, data):
+    """Read back what Excel, WPS or LibreOffice use when printing: A4, fitted to the page width, landscape when wide,
+    the header row on every page, the report named in the page header, numbered pages."""
+    clients = {}
+    for login, url, heading, orientation in EXPORTS:
+        if login not in clients:
+            clients[login] = app.test_client()
+            clients[login].login(login)
+        response = clients[login].get(url.format(**data))
+        assert response.status_code == 200, url
+        sheet = load_workbook(io.BytesIO(response.data)).active
+        setup = sheet.page_setup
+        assert (setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (9, 1, 0), url  # 9: A4
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, url
+        assert sheet.print_title_rows == "$1:$1", url
+        assert sheet.oddFooter.center.text == "&P / &N", url
+        if heading:
+            assert sheet.oddHeader.center.text == heading, url
+        if orientation:
+            assert setup.orientation == orientation, url
+        assert all(cell.alignment.wrap_text for cell in sheet[1]), url
+    narrow = load_workbook(io.BytesIO(clients["coord01"].get(
+        f"/reports/hours/venues/{data['branch_a']}?format=xlsx&year=2026").data)).active
+    assert narrow.page_setup.orientation == "portrait"
+
+
+def test_full_lecture_titles_in_xlsx_headers_and_csv_note(client, data, make_lecture):
+    long_title = "学习贯彻习近平总书记关于人力资源和社会保障工作重要论述，推动人社事业高质量发展"
+    lecture = make_lecture(datetime(2026, 5, 1, 6, 0, tzinfo=timezone.utc))
+    lecture.title = long_title
+    db.session.commit()
+    client.login("coord01")
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/reports/courses/{data['course']}/venues/{data['branch_a']}?format=xlsx").data)).active
+    assert f"2026-05-01 {long_title}" in [c.value for c in sheet[1]]
+    page = client.get(f"/reports/lectures/{data['l1']}").get_data(as_text=True)
+    assert "Excel、WPS 表格、LibreOffice Calc 和 Numbers 可直接打开" in page

@@ -159,6 +159,7 @@ def _analysis_download(lecture, result, fmt: str):
             table.rows.append([index, item.question.stem, item.overall.answered, item.overall.share,
                                item.discrimination, flag_label(item.flag)]
                               + [item.by_venue[v.id].share if v.id in item.by_venue else None for v in result.venues])
+        table.heading = f"{table.title} · {lecture.title}"
     return download(table, f"quiz-analysis-{lecture.id}", fmt)
 
 

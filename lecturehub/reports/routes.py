@@ -84,10 +84,12 @@ def export_format() -> str | None:
     return fmt
 
 
-def exported(build_table, stem: str):
-    """Build the table in Chinese (exports are filed upward in Chinese) and send it."""
+def exported(build_table, stem: str, *context: str):
+    """Build the table in Chinese (exports are filed upward in Chinese) and send it; `context` (a venue, a
+    lecture, a year) joins the table's title at the top of each printed page."""
     with force_locale("zh_CN"):
         table = build_table()
+    table.heading = " · ".join([table.title, *(str(part) for part in context if part)])
     return download(table, stem, export_format())
 
 
@@ -139,7 +141,7 @@ def lecture(lecture_id: int):
     lecture = get_lecture_for(current_user, lecture_id)
     stats = services.lecture_report(lecture, visible_venue_ids())
     if export_format():
-        return exported(lambda: _lecture_table(lecture, stats), f"attendance-lecture-{lecture.id}")
+        return exported(lambda: _lecture_table(lecture, stats), f"attendance-lecture-{lecture.id}", lecture_label(lecture, short=False))
     ranked = sorted(stats, key=lambda s: (-s.rate, s.venue.position))
     chart = bar_chart([(s.venue.name, s.rate) for s in ranked], _("Attendance rate by venue")) if stats else None
     total_expected = sum(s.expected for s in stats)
@@ -174,7 +176,8 @@ def _names_table(stats) -> Table:
 def lecture_venue(lecture_id: int, venue_id: int):
     lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
     if export_format():
-        return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}")
+        return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}", venue.name,
+                        lecture_label(lecture, short=False))
     return render_template("reports/lecture_venue.html", lecture=lecture, venue=venue, stats=stats,
                            keys=["present", "late", "excused", "absent", "pending", "made_up"])
 
@@ -222,7 +225,8 @@ def course_venue(course_id: int, venue_id: int):
     # A lecture whose check-in has not opened has no statuses yet: it reads as not held, not as a column of gaps.
     held = {lec.id: window_of(lec).phase(now) is not Phase.NOT_OPEN for lec in matrix.lectures}
     if export_format():
-        return exported(lambda: _matrix_table(matrix, held), f"attendance-course-{course.id}-{venue.code}")
+        return exported(lambda: _matrix_table(matrix, held), f"attendance-course-{course.id}-{venue.code}", venue.name,
+                        course.title)
     return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue, held=held)
 
 
@@ -279,7 +283,9 @@ def overview():
         table_name = request.args.get("table", "matrix")
         if table_name not in ("matrix", "trend", "ranking"):
             abort(400)
-        return exported(lambda: _overview_tables(result, ranking_rows, phases)[table_name], f"attendance-{table_name}")
+        context = lecture_label(ranking_lecture, short=False) if table_name == "ranking" and ranking_lecture else ""
+        return exported(lambda: _overview_tables(result, ranking_rows, phases)[table_name], f"attendance-{table_name}",
+                        context)
     trend_chart = line_chart([(to_local(lec.starts_at).strftime("%Y-%m-%d"), value) for lec, value in result.trend],
                              _("Attendance rate over the lectures")) if result.trend else None
     ranking_chart = bar_chart([(venue.name, cell["rate"]) for venue, cell in ranking_rows],
@@ -310,7 +316,7 @@ def hours():
         return t
 
     if export_format():
-        return exported(table, f"study-hours-{year}")
+        return exported(table, f"study-hours-{year}", str(year))
     return render_template("reports/hours.html", year=year, summary=summary,
                            share=round(float(services.expected_share(year)) * 100, 1))
 
@@ -330,7 +336,7 @@ def hours_venue(venue_id: int):
         return t
 
     if export_format():
-        return exported(table, f"study-hours-{year}-{venue.code}")
+        return exported(table, f"study-hours-{year}-{venue.code}", venue.name, str(year))
     return render_template("reports/hours_venue.html", year=year, venue=venue, rows=rows)
 
 
@@ -366,7 +372,7 @@ def me():
         name = request.args.get("table", "attendance")
         if name not in tables:
             abort(400)
-        return exported(tables[name], f"my-{name}-{year}")
+        return exported(tables[name], f"my-{name}-{year}", current_user.name, str(year))
     return render_template("reports/me.html", year=year, ledger=ledger, total=total, target=target,
                            quizzes=quizzes, tasks=open_makeup_tasks(current_user),
                            years=services.member_years(current_user))
