@@ -427,7 +427,7 @@ def test_live_view_counts_own_members_and_visitors_apart(app, client, org, open_
     assert (rows["第1分会场"]["arrived"], rows["第1分会场"]["visitors"], rows["第1分会场"]["not_yet"]) == (1, 1, 2)
     assert (rows["第2分会场"]["arrived"], rows["第2分会场"]["visitors"], rows["第2分会场"]["rate"]) == (1, 0, 50.0)
     page = client.get(f"/live/{open_lecture.id}").get_data(as_text=True)
-    assert "其他会场来此签到" in page and "本会场党员已签到" in page
+    assert "外会场来此" in page and "本会场已到" in page
     lv_a = link_id(open_lecture.id, org["branch_a"])
     assert f'href="/roster/{lv_a}"' in page
     coordinator = app.test_client()
