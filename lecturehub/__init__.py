@@ -207,6 +207,7 @@ def _is_read_only_error(error: sa.exc.DBAPIError) -> bool:
 
 def _register_template_helpers(app: Flask) -> None:
     from .core.markdown import render_markdown
+    from .core.numbers import percent, score_text
     from .core.timeutil import to_local
 
     app.jinja_env.filters["markdown"] = render_markdown
@@ -224,6 +225,8 @@ def _register_template_helpers(app: Flask) -> None:
         paren=lambda text: gettext("(%(text)s)", text=text),
         labelled=lambda label, value: gettext("%(label)s: %(value)s", label=label, value=value),
         list_sep=lambda: gettext(", "),
+        percent=percent,
+        score_text=score_text,
     )
 
     @app.context_processor

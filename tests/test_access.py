@@ -65,6 +65,8 @@ TABLE = {
                                 dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
     "attendance.desk": ("GET", "/desk/{lv_a}", dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
     "attendance.roster": ("GET", "/roster/{lv_a}", dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
+    "attendance.roster_state": ("GET", "/roster/{lv_a}/state",
+                                dict(anonymous=R, member_a=403, coord_a=200, coord_b=403, admin=200)),
     # Allowed users get past the access check to the form check (422: nothing chosen).
     "attendance.roster_set_status": ("POST", "/roster/{lv_a}/status",
                                      dict(anonymous=R, member_a=403, coord_a=422, coord_b=403, admin=422)),
@@ -77,9 +79,10 @@ TABLE = {
     "attendance.makeup": ("GET", "/makeup/{lecture}", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "attendance.key_points_read": ("POST", "/lectures/{lecture}/read",
                                    dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
-    "attendance.live": ("GET", "/live/{lecture}", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+    # Coordinators watch their own venues live (the lecture takes part at both branches).
+    "attendance.live": ("GET", "/live/{lecture}", dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     "attendance.live_state": ("GET", "/live/{lecture}/state",
-                              dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
+                              dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     "attendance.member_card": ("GET", "/me/card", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "attendance.checkin_settings": ("GET", "/lectures/{lecture}/checkin-settings",
                                     dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),

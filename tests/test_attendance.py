@@ -416,3 +416,52 @@ def test_home_page_leads_to_an_open_check_in(client, org, open_lecture, make_lec
     client.login("m0001")
     home = client.get("/home").get_data(as_text=True)
     assert home.count("去签到") == 1 and f'href="/lectures/{open_lecture.id}"' in home
+
+
+def test_live_view_counts_own_members_and_visitors_apart(app, client, org, open_lecture):
+    services.check_in(user(org, "member_a"), open_lecture, org["branch_a"], Method.QR)
+    # m0003 belongs to 第2分会场 but checks in at 第1分会场: a visitor there, and arrived for 第2分会场.
+    services.check_in(user(org, "member_b"), open_lecture, org["branch_a"], Method.QR)
+    client.login("admin")
+    rows = {row["name"]: row for row in client.get(f"/live/{open_lecture.id}/state").get_json()["venues"]}
+    assert (rows["第1分会场"]["arrived"], rows["第1分会场"]["visitors"], rows["第1分会场"]["not_yet"]) == (1, 1, 2)
+    assert (rows["第2分会场"]["arrived"], rows["第2分会场"]["visitors"], rows["第2分会场"]["rate"]) == (1, 0, 50.0)
+    page = client.get(f"/live/{open_lecture.id}").get_data(as_text=True)
+    assert "外会场来此" in page and "本会场已到" in page
+    lv_a = link_id(open_lecture.id, org["branch_a"])
+    assert f'href="/roster/{lv_a}"' in page
+    coordinator = app.test_client()
+    coordinator.login("coord01")
+    state = coordinator.get(f"/live/{open_lecture.id}/state").get_json()
+    assert [row["name"] for row in state["venues"]] == ["第1分会场"]  # only their own venue
+    roster = coordinator.get(f"/roster/{lv_a}/state").get_json()
+    assert roster["members"][str(org["member_a"])]["label"] == "出席"
+    assert roster["members"][str(org["member_a2"])]["status"] == "none"
+
+
+def test_home_pages_lead_to_the_door_and_the_live_view(app, client, org, open_lecture):
+    db.session.add(LeaveRequest(lecture_id=open_lecture.id, user_id=org["member_a2"], reason="出差"))
+    db.session.commit()
+    lv_a = link_id(open_lecture.id, org["branch_a"])
+    client.login("coord01")
+    home = client.get("/home").get_data(as_text=True)
+    door = home.split('id="door-heading"', 1)[1]
+    for href in (f"/screen/{lv_a}", f"/desk/{lv_a}", f"/roster/{lv_a}", f"/live/{open_lecture.id}"):
+        assert f'href="{href}"' in door, href
+    assert f"/roster/{link_id(open_lecture.id, org['branch_b'])}" not in home  # not their venue
+    leaves = home.split('id="leaves-heading"', 1)[1]
+    assert "1条请假申请待您审批" in leaves and "李娜" in leaves and "出差" in leaves
+    admin = app.test_client()
+    admin.login("admin")
+    assert f'href="/live/{open_lecture.id}"' in admin.get("/home").get_data(as_text=True)
+
+
+def test_roster_confirms_a_change_in_the_members_row(client, org, open_lecture):
+    lv = link_id(open_lecture.id, org["branch_a"])
+    client.login("coord01")
+    response = client.submit(f"/roster/{lv}/status", {"member_id": org["member_a2"], "status": "excused",
+                                                      "reason": "病假"}, token_from=f"/roster/{lv}")
+    assert response.status_code == 302 and response.location.endswith(f"#member-{org['member_a2']}")
+    page = client.get(response.location).get_data(as_text=True)
+    row = page.split(f'id="member-{org["member_a2"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "已将李娜标记为请假。" in row

@@ -89,3 +89,37 @@ def test_admin_sees_venues_side_by_side(client, analysed):
     page = client.get(f"/lectures/{analysed['lecture']}/quiz/analysis").get_data(as_text=True)
     assert "第1分会场" in page and "第2分会场" in page and "100.0%" in page
     assert client.get(f"/lectures/{analysed['lecture']}/quiz/analysis?format=pdf").status_code == 400
+
+
+def test_key_points_count_answers_and_say_so(client, analysed):
+    client.login("admin")
+    page = client.get(f"/lectures/{analysed['lecture']}/quiz/analysis").get_data(as_text=True)
+    questions, key_points = page.split("要点正确率", 1) if "要点正确率" in page else page.split('id="kp-answers"', 1)
+    assert "作答人数" in questions and "作答次数" not in questions
+    # Key point 1 has two questions: 4 members give 8 answers, and the column says answers.
+    assert "作答次数" in key_points and "作答人数" not in key_points and "<td>8</td>" in key_points
+
+
+def test_one_rounding_rule_for_shares_and_scores(client, org, make_lecture):
+    from lecturehub.core.numbers import percent
+
+    assert (percent(5, 8), percent(2, 3), percent(1, 8), percent(0, 0)) == (62.5, 66.7, 12.5, None)
+    assert statistics.share(5, 8) == 62.5
+    from lecturehub.reports.services import rate
+
+    assert rate(5, 8) == 62.5
+    # A half in the last place goes up: 3 of 2000 is 0.15%, which float rounding would show as 0.1%.
+    assert round(100 * 3 / 2000, 1) == 0.1 and percent(3, 2000) == 0.2 and rate(3, 2000) == 0.2
+
+
+def test_question_kind_is_not_named_twice(client, seed_lecture):
+    client.login("m0001")
+    page = client.get(f"/lectures/{seed_lecture['lecture_id']}/quiz").get_data(as_text=True)
+    assert "（多选）" in page and "（多选）（多选题）" not in page and "（多选） （多选题）" not in page
+    assert "（多选题）" not in page.split("（多选）", 1)[0].rsplit("<legend>", 1)[1]
+
+
+def test_a_score_of_five_of_eight_reads_62_5(client, org, make_lecture):
+    from lecturehub.core.numbers import score_text
+
+    assert (score_text(5, 8), score_text(17, 20), score_text(8, 8)) == ("62.5%", "85%", "100%")

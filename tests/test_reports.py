@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+from lecturehub.accounts.models import Role, User
+from lecturehub.core.timeutil import to_local
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
@@ -275,3 +278,169 @@ def test_member_exports_only_their_own_quiz_results(client, data):
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("测试党课", 2, 90, "是")]
     assert client.get("/reports/me?format=csv&table=other").status_code == 400
+
+
+# --- reading the overview and the matrices without being misled ----------------------------------
+
+def selected_option(page: str, name: str) -> str:
+    """The value the browser shows as chosen in the select `name` (the first option when none is marked)."""
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+    chosen = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select)
+    if chosen:
+        return chosen.group(1) or chosen.group(2)
+    return re.search(r'<option[^>]*value="([^"]*)"', select).group(1)
+
+
+@pytest.fixture
+def future_lecture(data, make_lecture):
+    """A lecture a week ahead, so the newest lecture is not the one that can be ranked."""
+    from lecturehub.core.timeutil import utcnow
+
+    return make_lecture(utcnow().replace(microsecond=0) + timedelta(days=7))
+
+
+def test_overview_selector_shows_the_lecture_it_ranks(client, data, future_lecture):
+    client.login("admin")
+    page = client.get("/reports/overview").get_data(as_text=True)
+    # The newest lecture is a week ahead; the page ranks the last finished one and the selector says so.
+    assert selected_option(page, "lecture") == str(data["l2"])
+    assert selected_option(page, "rank_by") == "rate"
+    # Pressing the button untouched submits what the selector shows: the same lecture is ranked again.
+    again = client.get(f"/reports/overview?course=&start=&end=&lecture={data['l2']}&rank_by=rate")
+    assert selected_option(again.get_data(as_text=True), "lecture") == str(data["l2"])
+    # Choosing the lecture not yet held says so instead of ranking every venue at 0%.
+    ahead = client.get(f"/reports/overview?lecture={future_lecture.id}").get_data(as_text=True)
+    assert selected_option(ahead, "lecture") == str(future_lecture.id)
+    assert "尚未举行" in ahead.split('id="ranking"', 1)[1]
+    # A lecture id from outside the filters falls back to the ranked lecture, and the selector shows that.
+    other = client.get("/reports/overview?lecture=999999").get_data(as_text=True)
+    assert selected_option(other, "lecture") == str(data["l2"])
+
+
+def test_overview_matrix_labels_lectures_and_shows_one_not_yet_held(client, data, future_lecture):
+    client.login("admin")
+    page = client.get("/reports/overview").get_data(as_text=True)
+    matrix = page.split("各会场历次出勤率", 1)[1]
+    head = matrix.split("</thead>", 1)[0]
+    assert "2026-03-01<br>测试党课" in head and "2026-04-01<br>测试党课" in head
+    row = matrix.split("第2分会场", 1)[1].split("</tr>", 1)[0]
+    # L1 50%, L2 0% (both absent), the lecture a week ahead: not yet held, not 0%.
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert ">50.0%<" in cells[0] and ">0.0%<" in cells[1]
+    assert "未举行" in cells[2] and "%" not in cells[2]
+    sheet = load_workbook(io.BytesIO(client.get("/reports/overview?format=xlsx&table=matrix").data)).active
+    assert [c.value for c in sheet[1]][1:] == ["2026-03-01 测试党课", "2026-04-01 测试党课",
+                                              to_local(future_lecture.starts_at).strftime("%Y-%m-%d") + " 测试党课"]
+    by_venue = {r[0]: r[1:] for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert by_venue["第2分会场"] == (0.5, 0.0, "未举行")
+
+
+def test_ranking_reads_by_rate_or_by_absences(client, data):
+    """L1: 第1分会场 66.7% with 0 absent (one on leave), 第2分会场 50% with 1 absent, 主会场 expects nobody."""
+    client.login("admin")
+    by_rate = client.get(f"/reports/overview?lecture={data['l1']}&rank_by=rate").get_data(as_text=True)
+    assert "出勤率 = 已签到（出席或迟到）÷ 应到人数" in by_rate and "请假" in by_rate.split('id="rate-means"', 1)[1]
+    rows = by_rate.split('id="ranking"', 1)[1].split("</tbody>", 1)[0]
+    assert rows.index("第1分会场") < rows.index("第2分会场")
+    overview = services.organisation_overview(None, None, None, now=NOW)
+    by_absent = services.ranking(overview, data["l1"], by="absent")
+    # Equal absences fall back to the rate: 第1分会场 (0 absent, 66.7%) before 主会场 (0 absent, nobody expected).
+    assert [(v.code, c["absent"], c["excused"]) for v, c in by_absent] == [
+        ("b01", 0, 1), ("main", 0, 0), ("b02", 1, 0)]
+    page = client.get(f"/reports/overview?lecture={data['l1']}&rank_by=absent").get_data(as_text=True)
+    assert selected_option(page, "rank_by") == "absent"
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/reports/overview?lecture={data['l1']}&rank_by=absent&format=xlsx&table=ranking").data)).active
+    assert [c.value for c in sheet[1]] == ["名次", "会场", "应到", "已签到", "请假", "缺席", "出勤率"]
+    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == ["第1分会场", "主会场", "第2分会场"]
+
+
+def test_course_matrix_columns_keep_the_year_and_a_lecture_not_yet_held(client, data, future_lecture,
+                                                                         make_lecture):
+    make_lecture(datetime(2020, 12, 29, 6, 0, tzinfo=timezone.utc))
+    client.login("coord01")
+    page = client.get(f"/reports/courses/{data['course']}/venues/{data['branch_a']}").get_data(as_text=True)
+    head = page.split("</thead>", 1)[0]
+    assert "2020-12-29<br>测试党课" in head and "2026-03-01<br>测试党课" in head
+    row = page.split("张伟", 1)[1].split("</tr>", 1)[0]
+    assert row.count("未举行") == 1 and "未签到" not in row
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/reports/courses/{data['course']}/venues/{data['branch_a']}?format=xlsx").data)).active
+    assert [c.value for c in sheet[1]][2] == "2020-12-29 测试党课"
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["张伟"][2:6] == ("缺席", "出席", "出席", "未举行")
+
+
+def test_english_counts_take_the_singular(app, client, data):
+    client.login("m0002")  # one attempt at L1's quiz
+    page = client.get("/reports/me?year=2026", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "1 attempt, best 100%" in page and "1 attempts" not in page
+    other = app.test_client()
+    other.login("m0001")
+    page = other.get("/reports/me?year=2026", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "2 attempts, best 90%" in page
+
+
+def test_branch_record_names_course_hours_make_up_and_both_dates(client, data, make_lecture):
+    client.login("coord02")
+    record = client.get(f"/reports/lectures/{data['l1']}/venues/{data['branch_b']}/record").get_data(as_text=True)
+    assert "专题" in record and "学时" in record and ">2<" in record.replace(".0<", "<")
+    made_up = record.split("补学完成", 1)[1].split("</tr>", 1)[0]
+    assert "王芳（2026-03-02 16:00）" in made_up  # L1 ended 16:00 Shanghai; made up a day later
+    # 22:30 to 00:30 Shanghai time: the record shows both dates.
+    late = make_lecture(datetime(2026, 5, 1, 14, 30, tzinfo=timezone.utc))
+    record = client.get(f"/reports/lectures/{late.id}/venues/{data['branch_b']}/record").get_data(as_text=True)
+    assert "2026-05-01 22:30 – 2026-05-02 00:30" in record
+    sheet = client.get(f"/reports/lectures/{late.id}/venues/{data['branch_b']}/sheet").get_data(as_text=True)
+    assert "2026-05-01 22:30 – 2026-05-02 00:30" in sheet and "分会场负责人签字" in sheet
+
+
+EXPORTS = [
+    ("coord01", "/reports/lectures/{l1}?format=xlsx", "出勤情况 · 2026-03-01 测试党课", "landscape"),
+    ("coord01", "/reports/lectures/{l1}/venues/{branch_a}?format=xlsx", "党员 · 第1分会场 · 2026-03-01 测试党课", None),
+    ("coord01", "/reports/courses/{course}/venues/{branch_a}?format=xlsx", "出勤明细 · 第1分会场 · 专题", None),
+    ("admin", "/reports/overview?format=xlsx&table=matrix", "各会场历次出勤率", None),
+    ("admin", "/reports/overview?format=xlsx&table=ranking&lecture={l1}", "排名 · 2026-03-01 测试党课", None),
+    ("admin", "/reports/hours?format=xlsx&year=2026", "学时 · 2026", None),
+    ("coord01", "/reports/hours/venues/{branch_a}?format=xlsx&year=2026", "学时 · 第1分会场 · 2026", None),
+    ("m0001", "/reports/me?format=xlsx&year=2026", None, None),
+]
+
+
+def test_xlsx_exports_print_well(app, data):
+    """Read back what Excel, WPS or LibreOffice use when printing: A4, fitted to the page width, landscape when wide,
+    the header row on every page, the report named in the page header, numbered pages."""
+    clients = {}
+    for login, url, heading, orientation in EXPORTS:
+        if login not in clients:
+            clients[login] = app.test_client()
+            clients[login].login(login)
+        response = clients[login].get(url.format(**data))
+        assert response.status_code == 200, url
+        sheet = load_workbook(io.BytesIO(response.data)).active
+        setup = sheet.page_setup
+        assert (setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (9, 1, 0), url  # 9: A4
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, url
+        assert sheet.print_title_rows == "$1:$1", url
+        assert sheet.oddFooter.center.text == "&P / &N", url
+        if heading:
+            assert sheet.oddHeader.center.text == heading, url
+        if orientation:
+            assert setup.orientation == orientation, url
+        assert all(cell.alignment.wrap_text for cell in sheet[1]), url
+    narrow = load_workbook(io.BytesIO(clients["coord01"].get(
+        f"/reports/hours/venues/{data['branch_a']}?format=xlsx&year=2026").data)).active
+    assert narrow.page_setup.orientation == "portrait"
+
+
+def test_full_lecture_titles_in_xlsx_headers_and_csv_note(client, data, make_lecture):
+    long_title = "学习贯彻习近平总书记关于人力资源和社会保障工作重要论述，推动人社事业高质量发展"
+    lecture = make_lecture(datetime(2026, 5, 1, 6, 0, tzinfo=timezone.utc))
+    lecture.title = long_title
+    db.session.commit()
+    client.login("coord01")
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/reports/courses/{data['course']}/venues/{data['branch_a']}?format=xlsx").data)).active
+    assert f"2026-05-01 {long_title}" in [c.value for c in sheet[1]]
+    page = client.get(f"/reports/lectures/{data['l1']}").get_data(as_text=True)
+    assert "Excel、WPS 表格、LibreOffice Calc 和 Numbers 可直接打开" in page

@@ -14,7 +14,8 @@ from wtforms import SelectChoice
 from lecturehub.accounts.models import Role, User
 from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.permissions import role_required
-from lecturehub.core.timeutil import utcnow
+from lecturehub.core.numbers import percent
+from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
@@ -185,6 +186,11 @@ def _phase_label(phase: services.Phase) -> str:
     }[phase]
 
 
+@bp.app_template_global()
+def checkin_phase_label(lecture: Lecture) -> str:
+    return _phase_label(services.window_of(lecture).phase(utcnow()))
+
+
 @bp.get("/screen/<int:lecture_venue_id>")
 @login_required
 def screen(lecture_venue_id: int):
@@ -242,7 +248,9 @@ def desk(lecture_venue_id: int):
 
 
 def _roster_page(link: LectureVenue, status_code: int = 200, sheet_form: SheetForm | None = None,
-                 sheet_problems: list[str] | None = None):
+                 sheet_problems: list[str] | None = None, row_message: tuple[int, str, str] | None = None):
+    """`row_message` (member id, category, text) is shown in that member's row, where the coordinator is looking,
+    rather than at the top of a long page."""
     roster = services.venue_roster(link.lecture, link.venue)
     changes = services.changes_for(link.lecture_id, [row.user.id for row in roster.rows])
     leaves = services.pending_leaves(link.lecture_id, [link.venue_id])
@@ -250,13 +258,43 @@ def _roster_page(link: LectureVenue, status_code: int = 200, sheet_form: SheetFo
     return render_template("attendance/roster.html", link=link, lecture=link.lecture, venue=link.venue,
                            roster=roster, changes=changes, leaves=leaves, statuses=STATUS_CHOICES, filing=filing,
                            sheet_form=sheet_form or SheetForm(), sheet_problems=sheet_problems or [],
-                           decide_form=DecideLeaveForm(), status_form=StatusForm()), status_code
+                           decide_form=DecideLeaveForm(), status_form=StatusForm(),
+                           row_message=row_message), status_code
 
 
 @bp.get("/roster/<int:lecture_venue_id>")
 @login_required
 def roster(lecture_venue_id: int):
-    return _roster_page(managed_lecture_venue(lecture_venue_id))
+    link = managed_lecture_venue(lecture_venue_id)
+    row_message = None
+    saved = request.args.get("saved", type=int)
+    if saved is not None:
+        member = db.session.get(User, saved)
+        record = member and db.session.scalar(sa.select(AttendanceRecord).where(
+            AttendanceRecord.lecture_id == link.lecture_id, AttendanceRecord.user_id == member.id))
+        if record is not None:
+            row_message = (member.id, "success", _("%(name)s is now marked %(status)s.", name=member.name,
+                                                   status=status_label(record.status)))
+    return _roster_page(link, row_message=row_message)
+
+
+@bp.get("/roster/<int:lecture_venue_id>/state")
+@login_required
+def roster_state(lecture_venue_id: int):
+    """Each row's status and check-in time, so an open roster follows check-ins without a reload."""
+    link = managed_lecture_venue(lecture_venue_id)
+    roster = services.venue_roster(link.lecture, link.venue)
+    response = jsonify({
+        "members": {str(row.user.id): {"status": row.status.value if row.status else "none",
+                                       "label": status_label(row.status, row.made_up),
+                                       "time": to_local(row.record.checked_in_at).strftime("%H:%M")
+                                       if row.record and row.record.checked_in_at else ""}
+                    for row in roster.rows},
+        "counts": {"expected": roster.expected, **{s.value: roster.count(s) for s in STATUS_CHOICES},
+                   "made_up": roster.made_up},
+        "phase_label": _phase_label(roster.phase)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/roster/<int:lecture_venue_id>/status")
@@ -266,7 +304,10 @@ def roster_set_status(lecture_venue_id: int):
     form = StatusForm()
     form.status.choices = [SelectChoice(s.value, status_label(s)) for s in STATUS_CHOICES]
     if not form.validate_on_submit():
-        flash(_("The change was not saved: choose a status and keep the reason under 500 characters."), "error")
+        message = _("The change was not saved: choose a status and keep the reason under 500 characters.")
+        if form.member_id.data:
+            return _roster_page(link, 422, row_message=(form.member_id.data, "error", message))
+        flash(message, "error")
         return _roster_page(link, 422)
     member = db.session.get(User, form.member_id.data)
     roster_ids = {row.user.id for row in services.venue_roster(link.lecture, link.venue).rows}
@@ -278,9 +319,9 @@ def roster_set_status(lecture_venue_id: int):
     except services.CorrectionError as exc:
         flash(str(exc), "error")
         return _roster_page(link, 422)
-    flash(_("%(name)s is now marked %(status)s.", name=member.name, status=status_label(Status(form.status.data))),
-          "success")
-    return redirect(url_for("attendance.roster", lecture_venue_id=link.id))
+    # The confirmation appears in the member's row, and the page returns to it.
+    return redirect(url_for("attendance.roster", lecture_venue_id=link.id, saved=member.id,
+                            _anchor=f"member-{member.id}"))
 
 
 @bp.post("/roster/<int:lecture_venue_id>/sheet")
@@ -368,35 +409,53 @@ def key_points_read(lecture_id: int):
     return redirect(url_for("attendance.makeup", lecture_id=lecture.id))
 
 
-def _live_state(lecture: Lecture) -> dict:
-    venues = list(db.session.scalars(
-        sa.select(Venue).join(LectureVenue, LectureVenue.venue_id == Venue.id)
-        .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position)))
-    counts = services.venue_counts(lecture, [v.id for v in venues])
+def _live_venues(lecture: Lecture) -> list[Venue]:
+    """The lecture's venues this user may watch: all for admins, their own for coordinators (403 for others)."""
+    query = (sa.select(Venue).join(LectureVenue, LectureVenue.venue_id == Venue.id)
+             .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position))
+    if not current_user.is_admin:
+        if not current_user.is_coordinator:
+            abort(403)
+        query = query.where(Venue.id.in_([v.id for v in current_user.coordinated_venues]))
+    return list(db.session.scalars(query))
+
+
+def _live_state(lecture: Lecture, venues: list[Venue]) -> dict:
+    counts = services.live_counts(lecture, [v.id for v in venues])
+    links = dict(db.session.execute(sa.select(LectureVenue.venue_id, LectureVenue.id).where(
+        LectureVenue.lecture_id == lecture.id, LectureVenue.venue_id.in_([v.id for v in venues]))).all())
     rows = []
     for venue in venues:
         c = counts[venue.id]
-        rate = round(100 * c["arrived"] / c["expected"], 1) if c["expected"] else 0.0
-        rows.append({"venue_id": venue.id, "name": venue.name, "arrived": c["arrived"], "expected": c["expected"],
-                     "rate": rate})
+        rows.append({"venue_id": venue.id, "name": venue.name, "arrived": c["own"], "expected": c["expected"],
+                     "not_yet": max(c["expected"] - c["own"], 0), "visitors": c["visitors"],
+                     "rate": percent(c["own"], c["expected"]) or 0.0,
+                     "roster_url": url_for("attendance.roster", lecture_venue_id=links[venue.id])})
     arrived, expected = sum(r["arrived"] for r in rows), sum(r["expected"] for r in rows)
     return {"venues": rows, "arrived": arrived, "expected": expected,
-            "rate": round(100 * arrived / expected, 1) if expected else 0.0,
+            "visitors": sum(r["visitors"] for r in rows),
+            "rate": percent(arrived, expected) or 0.0,
             "phase_label": _phase_label(services.window_of(lecture).phase(utcnow()))}
 
 
 @bp.get("/live/<int:lecture_id>")
-@role_required(Role.ADMIN)
+@role_required(Role.COORDINATOR, Role.ADMIN)
 def live(lecture_id: int):
     lecture = get_lecture_for(current_user, lecture_id)
-    return render_template("attendance/live.html", lecture=lecture, state=_live_state(lecture))
+    venues = _live_venues(lecture)
+    if not venues:
+        abort(404)  # none of this coordinator's venues takes part
+    return render_template("attendance/live.html", lecture=lecture, state=_live_state(lecture, venues))
 
 
 @bp.get("/live/<int:lecture_id>/state")
-@role_required(Role.ADMIN)
+@role_required(Role.COORDINATOR, Role.ADMIN)
 def live_state(lecture_id: int):
     lecture = get_lecture_for(current_user, lecture_id)
-    response = jsonify(_live_state(lecture))
+    venues = _live_venues(lecture)
+    if not venues:
+        abort(404)
+    response = jsonify(_live_state(lecture, venues))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -462,6 +521,24 @@ def attendance_panel(lecture: Lecture) -> dict:
 def makeup_tasks() -> list[services.MakeupTask]:
     """The signed-in member's open make-up tasks, for the home page."""
     return services.open_makeup_tasks(current_user)
+
+
+@bp.app_template_global()
+def door_today() -> list[tuple[Lecture, list[LectureVenue]]]:
+    """Today's lectures at the venues the signed-in coordinator runs (every venue for admins), for the home page."""
+    if current_user.is_admin:
+        return services.door_lectures(None)
+    if not current_user.is_coordinator:
+        return []
+    return services.door_lectures([v.id for v in current_user.coordinated_venues])
+
+
+@bp.app_template_global()
+def leaves_to_decide() -> list[tuple[LeaveRequest, Lecture, int]]:
+    """Leave requests waiting for the signed-in coordinator, for the home page."""
+    if not current_user.is_coordinator:
+        return []
+    return services.waiting_leaves([v.id for v in current_user.coordinated_venues])
 
 
 @bp.app_template_global()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +22,7 @@ from lecturehub.audit.changes import record_changes
 from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.archive import counting_expected_members
+from lecturehub.core.timeutil import to_local
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
@@ -438,6 +440,27 @@ def venue_counts(lecture: Lecture, venue_ids: list[int]) -> dict[int, dict[str, 
     return {vid: {"expected": expected.get(vid, 0), "arrived": arrived.get(vid, 0)} for vid in venue_ids}
 
 
+def live_counts(lecture: Lecture, venue_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per venue, for the live view: its expected members, how many of them have checked in (here or at another
+    venue, as the reports count them) and how many members of other venues checked in in its room; three queries.
+    """
+    counts = venue_counts(lecture, venue_ids)
+    for venue_counted in counts.values():
+        venue_counted.update(own=0, visitors=0)
+    arrivals = db.session.execute(
+        sa.select(AttendanceRecord.venue_id, User.home_venue_id, sa.func.count(AttendanceRecord.id))
+        .join(User, User.id == AttendanceRecord.user_id)
+        .where(AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.status.in_([Status.PRESENT, Status.LATE]),
+               sa.or_(AttendanceRecord.venue_id.in_(venue_ids), User.home_venue_id.in_(venue_ids)))
+        .group_by(AttendanceRecord.venue_id, User.home_venue_id))
+    for room_id, home_id, number in arrivals:
+        if home_id in counts:
+            counts[home_id]["own"] += number
+        if room_id != home_id and room_id in counts:
+            counts[room_id]["visitors"] += number
+    return counts
+
+
 def set_status(lecture: Lecture, member: User, venue_id: int, status: Status, reason: str, by: User,
                now: datetime | None = None) -> AttendanceRecord:
     """A coordinator's mark on the roster; the change is kept with who, when and why."""
@@ -725,6 +748,43 @@ def _on_quiz_submitted(sender, attempt, **extra) -> None:
 
 
 quiz_submitted.connect(_on_quiz_submitted)
+
+
+def door_lectures(venue_ids: list[int] | None, now: datetime | None = None) -> list[tuple[Lecture, list[LectureVenue]]]:
+    """Published lectures held today (organisation's day) or with check-in open now, each with its links to the
+    given venues (None: every venue): what a coordinator needs at the door; two queries."""
+    now = now or utcnow()
+    today = to_local(now).date()
+    query = (sa.select(LectureVenue).join(Lecture, Lecture.id == LectureVenue.lecture_id)
+             .options(selectinload(LectureVenue.venue), selectinload(LectureVenue.lecture))
+             .where(Lecture.published.is_(True), Lecture.starts_at <= now + timedelta(days=1),
+                    Lecture.ends_at >= now - timedelta(days=1))
+             .order_by(Lecture.starts_at, LectureVenue.venue_id))
+    if venue_ids is not None:
+        query = query.where(LectureVenue.venue_id.in_(venue_ids))
+    by_lecture: dict[int, tuple[Lecture, list[LectureVenue]]] = {}
+    for link in db.session.scalars(query):
+        lecture = link.lecture
+        if to_local(lecture.starts_at).date() == today or window_of(lecture).phase(now) in (Phase.ON_TIME,
+                                                                                             Phase.LATE):
+            by_lecture.setdefault(lecture.id, (lecture, []))[1].append(link)
+    for _lecture, links in by_lecture.values():
+        links.sort(key=lambda link: link.venue.position)
+    return list(by_lecture.values())
+
+
+def waiting_leaves(venue_ids: list[int], now: datetime | None = None) -> list[tuple[LeaveRequest, Lecture, int]]:
+    """Leave requests still to decide from members of the venues, for lectures not yet over, each with its lecture
+    and the id of the lecture-venue roster where it is decided; two queries."""
+    now = now or utcnow()
+    return [(leave, lecture, link_id) for leave, lecture, link_id in db.session.execute(
+        sa.select(LeaveRequest, Lecture, LectureVenue.id)
+        .join(User, User.id == LeaveRequest.user_id).join(Lecture, Lecture.id == LeaveRequest.lecture_id)
+        .join(LectureVenue, sa.and_(LectureVenue.lecture_id == Lecture.id,
+                                    LectureVenue.venue_id == User.home_venue_id))
+        .options(selectinload(LeaveRequest.user))
+        .where(LeaveRequest.state == LeaveState.PENDING, User.home_venue_id.in_(venue_ids), Lecture.ends_at >= now)
+        .order_by(Lecture.starts_at, LeaveRequest.requested_at))]
 
 
 def open_checkin_lectures(member: User, now: datetime | None = None) -> list[Lecture]:

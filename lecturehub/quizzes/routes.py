@@ -1,6 +1,8 @@
 """Taking a lecture's self-check quiz and reading the graded attempt."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -120,6 +122,16 @@ def question_kind_name(kind: str) -> str:
     return {"single": _("Single choice"), "multiple": _("Multiple choice"), "truefalse": _("True or false")}[kind]
 
 
+# Question writers often end a stem with （多选） themselves; the label would then say it twice.
+KIND_IN_STEM = re.compile(r"[（(]\s*(单选|多选|判断)题?\s*[）)]")
+
+
+@bp.app_template_global()
+def question_kind_tag(stem: str, kind: str) -> str:
+    """The kind in brackets after a question, unless its text already names it."""
+    return "" if KIND_IN_STEM.search(stem) else _("(%(text)s)", text=question_kind_name(kind))
+
+
 @bp.get("/lectures/<int:lecture_id>/quiz/analysis")
 @role_required(Role.COORDINATOR, Role.ADMIN)
 def analysis(lecture_id: int):
@@ -140,13 +152,14 @@ def _analysis_download(lecture, result, fmt: str):
 
     with force_locale("zh_CN"):
         table = Table(_("Question analysis"), [
-            Column(_("No.")), Column(_("Question")), Column(_("Answered"), "int"), Column(_("Share right"), "percent"),
+            Column(_("No.")), Column(_("Question")), Column(_("Members who answered"), "int"), Column(_("Share right"), "percent"),
             Column(_("Discrimination"), "number"), Column(_("Flag"))]
             + [Column(venue.name, "percent") for venue in result.venues])
         for index, item in enumerate(result.questions, start=1):
             table.rows.append([index, item.question.stem, item.overall.answered, item.overall.share,
                                item.discrimination, flag_label(item.flag)]
                               + [item.by_venue[v.id].share if v.id in item.by_venue else None for v in result.venues])
+        table.heading = f"{table.title} · {lecture.title}"
     return download(table, f"quiz-analysis-{lecture.id}", fmt)
 
 

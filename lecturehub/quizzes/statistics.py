@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from lecturehub.accounts.models import User
+from lecturehub.core.numbers import percent
 from lecturehub.courses.models import KeyPoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
@@ -25,7 +26,7 @@ EASY, HARD = 90.0, 10.0
 
 
 def share(correct: int, answered: int) -> float | None:
-    return round(100.0 * correct / answered, 1) if answered else None
+    return percent(correct, answered)
 
 
 @dataclass

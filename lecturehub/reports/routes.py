@@ -16,7 +16,7 @@ from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role
 from lecturehub.attendance import filing as filing_services
-from lecturehub.attendance.services import open_makeup_tasks
+from lecturehub.attendance.services import Phase, open_makeup_tasks, window_of
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Course
@@ -47,6 +47,34 @@ def status_heading(key: str) -> str:
 
 bp.add_app_template_global(status_heading)
 
+SHORT_TITLE_LENGTH = 12
+
+
+def short_title(lecture) -> str:
+    """The lecture's title cut short for a column heading on screen (the full one is in its tooltip)."""
+    title = lecture.title
+    return title[:SHORT_TITLE_LENGTH] + "…" if len(title) > SHORT_TITLE_LENGTH else title
+
+
+def lecture_label(lecture, short: bool = True) -> str:
+    """A lecture as a column heading: its date with the year (several lectures may share a day, and a course
+    spans years) and its title, cut short for the screen; exports and selectors keep the full title."""
+    return to_local(lecture.starts_at).strftime("%Y-%m-%d") + " " + (short_title(lecture) if short else lecture.title)
+
+
+bp.add_app_template_global(short_title)
+
+
+def lecture_times(lecture) -> str:
+    """Start and end in local time for a printout; a lecture that ends on another day shows both dates."""
+    starts, ends = to_local(lecture.starts_at), to_local(lecture.ends_at)
+    end_format = "%H:%M" if ends.date() == starts.date() else "%Y-%m-%d %H:%M"
+    return f"{starts:%Y-%m-%d %H:%M} – {ends.strftime(end_format)}"
+
+
+bp.add_app_template_global(lecture_times)
+bp.add_app_template_global(lecture_label)
+
 
 def export_format() -> str | None:
     fmt = request.args.get("format")
@@ -57,10 +85,12 @@ def export_format() -> str | None:
     return fmt
 
 
-def exported(build_table, stem: str):
-    """Build the table in Chinese (exports are filed upward in Chinese) and send it."""
+def exported(build_table, stem: str, *context: str):
+    """Build the table in Chinese (exports are filed upward in Chinese) and send it; `context` (a venue, a
+    lecture, a year) joins the table's title at the top of each printed page."""
     with force_locale("zh_CN"):
         table = build_table()
+    table.heading = " · ".join([table.title, *(str(part) for part in context if part)])
     return download(table, stem, export_format())
 
 
@@ -112,7 +142,7 @@ def lecture(lecture_id: int):
     lecture = get_lecture_for(current_user, lecture_id)
     stats = services.lecture_report(lecture, visible_venue_ids())
     if export_format():
-        return exported(lambda: _lecture_table(lecture, stats), f"attendance-lecture-{lecture.id}")
+        return exported(lambda: _lecture_table(lecture, stats), f"attendance-lecture-{lecture.id}", lecture_label(lecture, short=False))
     ranked = sorted(stats, key=lambda s: (-s.rate, s.venue.position))
     chart = bar_chart([(s.venue.name, s.rate) for s in ranked], _("Attendance rate by venue")) if stats else None
     total_expected = sum(s.expected for s in stats)
@@ -148,7 +178,8 @@ def _names_table(stats) -> Table:
 def lecture_venue(lecture_id: int, venue_id: int):
     lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
     if export_format():
-        return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}")
+        return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}", venue.name,
+                        lecture_label(lecture, short=False))
     return render_template("reports/lecture_venue.html", lecture=lecture, venue=venue, stats=stats,
                            keys=["present", "late", "excused", "absent", "pending", "made_up"])
 
@@ -158,8 +189,9 @@ def lecture_venue(lecture_id: int, venue_id: int):
 def branch_record(lecture_id: int, venue_id: int):
     lecture, venue, stats = _venue_lecture_stats(lecture_id, venue_id)
     missing = [m for m in stats.members if m.key in ("absent", "excused")]
+    made_up = sorted(stats.names("made_up"), key=lambda m: m.record.made_up_at)
     return render_template("reports/branch_record.html", lecture=lecture, venue=venue, stats=stats, missing=missing,
-                           **_filing_context(lecture, venue, stats))
+                           made_up=made_up, **_filing_context(lecture, venue, stats))
 
 
 @bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/sheet")
@@ -179,15 +211,17 @@ def _filing_context(lecture, venue, stats) -> dict:
 
 # --- across a course ------------------------------------------------------------------------------
 
-def _matrix_table(matrix) -> Table:
+def _matrix_table(matrix, held) -> Table:
     columns = [Column(_("Member number")), Column(_("Name"))]
-    columns += [Column(to_local(lec.starts_at).strftime("%Y-%m-%d") + " " + lec.title[:20]) for lec in matrix.lectures]
+    columns += [Column(lecture_label(lec, short=False)) for lec in matrix.lectures]
     columns += [Column(status_heading(k), "int") for k in ("present", "late", "excused", "absent", "made_up")]
     table = Table(_("Attendance matrix"), columns)
+    not_held = _("not yet held")
     for member, cells, totals in matrix.rows:
         table.rows.append([member.member_no, member.name]
-                          + [("" if c is None else status_heading("made_up") if c.made_up else status_heading(c.key))
-                             for c in cells]
+                          + [not_held if not held[lec.id] else "" if c is None
+                             else status_heading("made_up") if c.made_up else status_heading(c.key)
+                             for lec, c in zip(matrix.lectures, cells, strict=True)]
                           + [totals.get(k, 0) for k in ("present", "late", "excused", "absent", "made_up")])
     return table
 
@@ -197,30 +231,43 @@ def _matrix_table(matrix) -> Table:
 def course_venue(course_id: int, venue_id: int):
     course = get_course_for(current_user, course_id)
     venue = get_venue_for(current_user, venue_id)
-    matrix = services.course_matrix(course, venue)
+    now = utcnow()
+    matrix = services.course_matrix(course, venue, now=now)
+    # A lecture whose check-in has not opened has no statuses yet: it reads as not held, not as a column of gaps.
+    held = {lec.id: window_of(lec).phase(now) is not Phase.NOT_OPEN for lec in matrix.lectures}
     if export_format():
-        return exported(lambda: _matrix_table(matrix), f"attendance-course-{course.id}-{venue.code}")
-    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue)
+        return exported(lambda: _matrix_table(matrix, held), f"attendance-course-{course.id}-{venue.code}", venue.name,
+                        course.title)
+    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue, held=held)
 
 
 # --- the whole organisation -----------------------------------------------------------------------
 
-def _overview_tables(overview, ranking_rows) -> dict[str, Table]:
+def _overview_tables(overview, ranking_rows, phases) -> dict[str, Table]:
     matrix = Table(_("Venues by lecture"), [Column(_("Venue"))] + [
-        Column(to_local(lec.starts_at).strftime("%Y-%m-%d") + " " + lec.title[:20], "percent")
-        for lec in overview.lectures])
+        Column(lecture_label(lec, short=False), "percent") for lec in overview.lectures])
     for venue in overview.venues:
-        matrix.rows.append([venue.name] + [overview.cells[(lec.id, venue.id)]["rate"]
-                                           if (lec.id, venue.id) in overview.cells else None
+        matrix.rows.append([venue.name] + [_matrix_cell(overview.cells.get((lec.id, venue.id)), phases[lec.id])
                                            for lec in overview.lectures])
     trend = Table(_("Trend"), [Column(_("Date"), "date"), Column(_("Lecture")), Column(_("Attendance rate"), "percent")])
     trend.rows = [[lec.starts_at, lec.title, value] for lec, value in overview.trend]
     ranking = Table(_("Ranking"), [Column(_("Rank"), "int"), Column(_("Venue")), Column(_("Expected"), "int"),
-                                   Column(_("Checked in"), "int"), Column(_("Absent"), "int"),
-                                   Column(_("Attendance rate"), "percent")])
-    ranking.rows = [[i, venue.name, cell["expected"], cell["arrived"], cell["absent"], cell["rate"]]
+                                   Column(_("Checked in"), "int"), Column(_("Excused"), "int"),
+                                   Column(_("Absent"), "int"), Column(_("Attendance rate"), "percent")])
+    ranking.rows = [[i, venue.name, cell["expected"], cell["arrived"], cell["excused"], cell["absent"], cell["rate"]]
                     for i, (venue, cell) in enumerate(ranking_rows, start=1)]
     return {"matrix": matrix, "trend": trend, "ranking": ranking}
+
+
+def _matrix_cell(cell, phase):
+    """A venue's rate for a lecture, or what stands in for it: not taking part, not yet held, check-in open."""
+    if cell is None:
+        return None
+    if phase is Phase.NOT_OPEN:
+        return _("not yet held")
+    if phase is not Phase.CLOSED:
+        return _("check-in open")
+    return cell["rate"]
 
 
 @bp.get("/overview")
@@ -233,24 +280,30 @@ def overview():
         form.lecture.choices = []
         return render_template("reports/overview.html", form=form, overview=None), 422
     course_id = int(form.course.data) if form.course.data else None
-    result = services.organisation_overview(course_id, form.start.data, form.end.data)
-    form.lecture.choices = [SelectChoice(str(lec.id), to_local(lec.starts_at).strftime("%Y-%m-%d ") + lec.title)
-                            for lec in reversed(result.lectures)]
+    now = utcnow()
+    result = services.organisation_overview(course_id, form.start.data, form.end.data, now=now)
+    phases = {lec.id: window_of(lec).phase(now) for lec in result.lectures}
+    form.lecture.choices = [SelectChoice(str(lec.id), lecture_label(lec, short=False)) for lec in reversed(result.lectures)]
     chosen = int(form.lecture.data) if form.lecture.data and form.lecture.data.isdecimal() else None
-    closed = [lec for lec in result.lectures if lec.ends_at <= utcnow()] or result.lectures
+    closed = [lec for lec in result.lectures if phases[lec.id] is Phase.CLOSED] or result.lectures
     ranking_lecture = next((lec for lec in result.lectures if lec.id == chosen), closed[-1] if closed else None)
-    ranking_rows = services.ranking(result, ranking_lecture.id) if ranking_lecture else []
+    # The selector shows the lecture actually ranked, so pressing the button untouched ranks the same one again.
+    form.lecture.data = str(ranking_lecture.id) if ranking_lecture else None
+    ranking_rows = services.ranking(result, ranking_lecture.id, by=form.rank_by.data) if ranking_lecture else []
     if export_format():
         table_name = request.args.get("table", "matrix")
         if table_name not in ("matrix", "trend", "ranking"):
             abort(400)
-        return exported(lambda: _overview_tables(result, ranking_rows)[table_name], f"attendance-{table_name}")
-    trend_chart = line_chart([(to_local(lec.starts_at).strftime("%m-%d"), value) for lec, value in result.trend],
+        context = lecture_label(ranking_lecture, short=False) if table_name == "ranking" and ranking_lecture else ""
+        return exported(lambda: _overview_tables(result, ranking_rows, phases)[table_name], f"attendance-{table_name}",
+                        context)
+    trend_chart = line_chart([(to_local(lec.starts_at).strftime("%Y-%m-%d"), value) for lec, value in result.trend],
                              _("Attendance rate over the lectures")) if result.trend else None
     ranking_chart = bar_chart([(venue.name, cell["rate"]) for venue, cell in ranking_rows],
                               _("Attendance rate by venue")) if ranking_rows else None
     return render_template("reports/overview.html", form=form, overview=result, ranking_lecture=ranking_lecture,
-                           ranking_rows=ranking_rows, trend_chart=trend_chart, ranking_chart=ranking_chart)
+                           ranking_rows=ranking_rows, trend_chart=trend_chart, ranking_chart=ranking_chart,
+                           phases=phases, Phase=Phase)
 
 
 # --- study hours ----------------------------------------------------------------------------------
@@ -274,7 +327,7 @@ def hours():
         return t
 
     if export_format():
-        return exported(table, f"study-hours-{year}")
+        return exported(table, f"study-hours-{year}", str(year))
     return render_template("reports/hours.html", year=year, summary=summary,
                            share=round(float(services.expected_share(year)) * 100, 1))
 
@@ -294,7 +347,7 @@ def hours_venue(venue_id: int):
         return t
 
     if export_format():
-        return exported(table, f"study-hours-{year}-{venue.code}")
+        return exported(table, f"study-hours-{year}-{venue.code}", venue.name, str(year))
     return render_template("reports/hours_venue.html", year=year, venue=venue, rows=rows)
 
 
@@ -330,7 +383,7 @@ def me():
         name = request.args.get("table", "attendance")
         if name not in tables:
             abort(400)
-        return exported(tables[name], f"my-{name}-{year}")
+        return exported(tables[name], f"my-{name}-{year}", current_user.name, str(year))
     return render_template("reports/me.html", year=year, ledger=ledger, total=total, target=target,
                            quizzes=quizzes, tasks=open_makeup_tasks(current_user),
                            years=services.member_years(current_user))

@@ -15,6 +15,7 @@ from lecturehub.accounts.models import Membership, Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
 from lecturehub.attendance.services import (Phase, effective_status, expected_members_query, expected_memberships,
                                            window_of)
+from lecturehub.core.numbers import percent
 from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -26,7 +27,7 @@ STATUS_KEYS = ("present", "late", "excused", "absent", "pending")
 
 
 def rate(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
+    return percent(part, whole) or 0.0
 
 
 @dataclass
@@ -234,10 +235,13 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
     return Overview(lectures, venues, cells, trend)
 
 
-def ranking(overview: Overview, lecture_id: int) -> list[tuple[Venue, dict[str, float]]]:
-    """The lecture's venues from the highest attendance rate to the lowest (ties by venue order)."""
+def ranking(overview: Overview, lecture_id: int, by: str = "rate") -> list[tuple[Venue, dict[str, float]]]:
+    """The lecture's venues from the highest attendance rate to the lowest, or (`by="absent"`) from the fewest
+    absences without leave to the most; ties by the other figure, then by venue order."""
     rows = [(v, overview.cells[(lecture_id, v.id)]) for v in overview.venues if (lecture_id, v.id) in overview.cells]
-    return sorted(rows, key=lambda item: (-item[1]["rate"], item[0].position))
+    if by == "absent":
+        return sorted(rows, key=lambda item: (item[1]["absent"], -item[1]["rate"], item[0].position))
+    return sorted(rows, key=lambda item: (-item[1]["rate"], item[1]["absent"], item[0].position))
 
 
 # --- study hours ----------------------------------------------------------------------------------

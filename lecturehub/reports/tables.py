@@ -30,6 +30,8 @@ class Table:
     title: str
     columns: list[Column]
     rows: list[list] = field(default_factory=list)
+    # Printed at the top of every page of the XLSX (which report, which lecture or venue); the title if empty.
+    heading: str = ""
 
 
 def _excel_value(value, kind: str):
@@ -62,7 +64,7 @@ def to_xlsx(table: Table) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = header_fill
-        cell.alignment = Alignment(vertical="center")
+        cell.alignment = Alignment(vertical="center", wrap_text=True)  # full lecture titles, wrapped
     sheet.freeze_panes = "A2"
     for index, column in enumerate(table.columns, start=1):
         letter = get_column_letter(index)
@@ -72,9 +74,33 @@ def to_xlsx(table: Table) -> bytes:
         width = max([_display_width(column.header)] + [_display_width(_text(r[index - 1], column.kind))
                                                        for r in table.rows[:500]])
         sheet.column_dimensions[letter].width = min(max(width + 2, 8), 60)
+    set_up_printing(sheet, table)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# Wider than this (in Excel's character widths) and a sheet prints across an A4 page (landscape).
+PORTRAIT_MAX_WIDTH = 70  # A4 portrait between default margins holds about 70 character widths
+
+
+def set_up_printing(sheet, table: Table) -> None:
+    """Print setup for a report sheet, so it comes out of Excel, WPS or LibreOffice ready to file: A4, as wide as
+    the page (landscape when the columns are wide), the header row repeated on every page, the report named at
+    the top of each page and the pages numbered at the foot."""
+    total_width = sum(sheet.column_dimensions[get_column_letter(i)].width or 8
+                      for i in range(1, len(table.columns) + 1))
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = (sheet.ORIENTATION_LANDSCAPE if total_width > PORTRAIT_MAX_WIDTH
+                                    else sheet.ORIENTATION_PORTRAIT)
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    sheet.print_title_rows = "1:1"
+    sheet.print_options.gridLines = True
+    # "&" starts a code in Excel's header language; a literal one is written twice.
+    sheet.oddHeader.center.text = (table.heading or table.title).replace("&", "&&")
+    sheet.oddFooter.center.text = "&P / &N"
 
 
 def _display_width(text: str) -> int:

@@ -65,9 +65,10 @@ def test_coordinator_marks_a_member_excused(desktop, org, make_lecture):
     row.get_by_label(re.compile("的签到状态|状态")).select_option("excused")
     row.get_by_label(re.compile("原因")).fill("病假")
     row.get_by_role("button", name="保存").click()
-    page.wait_for_url(f"**/roster/{lv}")
-    assert page.get_by_role("status").first.inner_text() == "已将李娜标记为请假。"
+    page.wait_for_url(f"**/roster/{lv}?saved=*")
+    # The confirmation is in the member's row, where the coordinator was looking.
     row = page.locator("tbody tr", has_text="李娜").first
+    assert row.get_by_role("status").inner_text() == "已将李娜标记为请假。"
     assert "请假" in row.inner_text() and "病假" in row.inner_text()
     changes = page.locator("table").last
     assert "甲负责人" in changes.inner_text()
@@ -95,3 +96,39 @@ def test_member_completes_a_make_up_task(phone, org, make_lecture):
     assert page.locator(".makeup-tasks").count() == 0
     page.goto(f"/lectures/{lecture.id}")
     expect(page.get_by_text("补学完成").first).to_be_visible()
+
+
+def test_roster_on_a_phone_fits_and_follows_check_ins(browser, live_server, org, make_lecture):
+    from lecturehub.accounts.models import User
+    from lecturehub.attendance import services
+    from lecturehub.attendance.models import Method
+
+    lecture = make_lecture(utcnow() + timedelta(minutes=5))
+    lv = lecture_venue(lecture.id, org["branch_a"])
+    services.check_in(db.session.get(User, org["member_a"]), lecture, org["branch_a"], Method.QR)
+    services.set_status(lecture, db.session.get(User, org["coord_a"]), org["branch_a"], Status.EXCUSED, "出差",
+                        by=db.session.get(User, org["coord_a"]))
+    context = browser.new_context(base_url=live_server, locale="zh-CN", **PHONE)
+    page = context.new_page()
+    login(page, "coord01", PASSWORD)
+    page.goto(f"/roster/{lv}")
+    assert_no_sideways_scroll(page)
+    # No control is cut off or reaches past the screen's edge, and no status badge breaks inside its word.
+    overflowing = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'table.roster select, table.roster input, table.roster button, table.roster .status'))
+        .filter(el => { const r = el.getBoundingClientRect();
+                        return r.left < 0 || r.right > document.documentElement.clientWidth
+                               || el.scrollWidth > el.clientWidth + 1; })
+        .map(el => el.outerHTML.slice(0, 80))""")
+    assert overflowing == []
+    badge_lines = page.evaluate("""() => Array.from(document.querySelectorAll('table.roster .status'))
+        .map(el => Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight)))""")
+    assert badge_lines and max(badge_lines) == 1, badge_lines
+    # m0002 checks in on their phone while the roster is open: their row changes by itself.
+    row = page.locator("tbody tr", has_text="李娜")
+    expect(row.locator(".status")).to_have_text("未签到")
+    services.check_in(db.session.get(User, org["member_a2"]), lecture, org["branch_a"], Method.QR)
+    expect(row.locator(".status")).to_have_text("出席", timeout=12000)
+    expect(page.locator('[data-count="present"]')).to_have_text("2")
+    page.screenshot(path="/tmp/roster-phone.png", full_page=True)
+    context.close()

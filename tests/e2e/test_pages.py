@@ -33,9 +33,35 @@ TARGETS = ("button, select, .button, .main-nav a, .lang a, .option, "
            "input:not([type=hidden]):not([type=radio]):not([type=checkbox])")
 
 
+def import_second_course(tmp_path, starts_at) -> int:
+    """The seed course copied under another name and date and imported as an admin would: a second course."""
+    import shutil
+
+    from lecturehub.courses.content import import_content
+    from lecturehub.courses.models import Lecture
+
+    from ..conftest import SEED_CONTENT
+
+    root = tmp_path / "content"
+    course = root / "second-2026"
+    shutil.copytree(SEED_CONTENT / "sishi-2020", course)
+    (course / "course.yaml").write_text("title: 第二个专题：党史学习教育\nposition: 2\npublished: true\n",
+                                        encoding="utf-8")
+    lecture_dir = next(p for p in course.iterdir() if p.is_dir())
+    local = starts_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    text = (lecture_dir / "lecture.yaml").read_text(encoding="utf-8")
+    text = text.replace('"2020-12-29 14:00"', f'"{local:%Y-%m-%d %H:%M}"')
+    text = text.replace('"2020-12-29 16:00"', f'"{(local + timedelta(hours=2)):%Y-%m-%d %H:%M}"')
+    (lecture_dir / "lecture.yaml").write_text(text, encoding="utf-8")
+    import_content(root)
+    return db.session.scalar(sa.select(Lecture.id).join(Lecture.course).where(Lecture.slug == lecture_dir.name,
+                                                                              Lecture.course.has(slug="second-2026")))
+
+
 @pytest.fixture
-def site(org, seed_lecture, make_lecture):
-    """A lived-in organisation: a closed seed lecture with history, an open one, a future one."""
+def site(org, seed_lecture, make_lecture, tmp_path):
+    """A lived-in organisation: a closed seed lecture with history, an open one, a future one, and a second course
+    imported whose lecture (last week) has check-ins, leave and quiz attempts at the coordinator's venue."""
     from lecturehub.courses.models import Lecture
 
     seed = db.session.get(Lecture, seed_lecture["lecture_id"])
@@ -57,6 +83,18 @@ def site(org, seed_lecture, make_lecture):
         return db.session.scalar(sa.select(LectureVenue.id).where(LectureVenue.lecture_id == lecture_id,
                                                                   LectureVenue.venue_id == org[venue_key]))
 
+    second = db.session.get(Lecture, import_second_course(tmp_path, utcnow() - timedelta(days=7)))
+    for key in ("member_a", "coord_a"):
+        attendance.check_in(db.session.get(User, org[key]), second, org["branch_a"], Method.QR,
+                            now=second.starts_at)
+    attendance.set_status(second, db.session.get(User, org["member_a2"]), org["branch_a"], attendance.Status.EXCUSED,
+                          "出差", by=db.session.get(User, org["coord_a"]))
+    second_questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == second.id)))
+    for key, right in (("member_a", 15), ("member_a2", 9)):
+        submit_attempt(org[key], second, second_questions, {q.id: q.answer for q in second_questions[:right]})
+    db.session.commit()
+    branch_a_second = f"/reports/lectures/{second.id}/venues/{org['branch_a']}"
+
     first_question = questions[0].id
     return {
         "m0001": ["/home", "/courses", f"/courses/{seed.course_id}", f"/lectures/{seed.id}",
@@ -71,13 +109,21 @@ def site(org, seed_lecture, make_lecture):
                     f"/reports/lectures/{seed.id}/venues/{org['branch_a']}/record",
                     f"/reports/lectures/{seed.id}/venues/{org['branch_a']}/sheet",
                     f"/reports/courses/{seed.course_id}/venues/{org['branch_a']}", "/reports/hours",
-                    f"/reports/hours/venues/{org['branch_a']}", f"/lectures/{seed.id}/quiz/analysis"],
+                    f"/reports/hours/venues/{org['branch_a']}", f"/lectures/{seed.id}/quiz/analysis",
+                    f"/live/{open_lecture.id}", f"/courses/{second.course_id}", f"/lectures/{second.id}",
+                    f"/reports/lectures/{second.id}", branch_a_second, f"{branch_a_second}/record",
+                    f"{branch_a_second}/sheet", f"/reports/courses/{second.course_id}/venues/{org['branch_a']}",
+                    f"/reports/courses/{open_lecture.course_id}/venues/{org['branch_a']}",
+                    f"/roster/{lv(second.id, 'branch_a')}", f"/lectures/{second.id}/quiz/analysis",
+                    f"/lectures/{second.id}/leave", "/reports/me"],
         "admin": ["/home", "/admin/users", f"/admin/users/{org['coord_a']}", "/admin/audit", "/admin/content", "/admin/courses/new",
                   f"/admin/courses/{seed.course_id}/edit", "/admin/lectures/new", f"/admin/lectures/{seed.id}/edit",
                   f"/admin/lectures/{seed.id}/materials", f"/admin/lectures/{seed.id}/quiz",
                   f"/admin/questions/{first_question}/edit", f"/admin/lectures/{seed.id}/quiz/new", "/admin/bundle",
                   f"/live/{open_lecture.id}", f"/lectures/{seed.id}/checkin-settings", "/reports/overview",
-                  "/reports/hours", "/no-such-page"],
+                  f"/reports/overview?course={second.course_id}&lecture={second.id}&rank_by=absent",
+                  f"/reports/lectures/{second.id}", f"/lectures/{second.id}/quiz/analysis", "/reports/hours",
+                  "/no-such-page"],
         None: ["/login"],
     }
 

@@ -51,7 +51,7 @@ def test_admin_drills_down_from_the_ranking_to_the_absent(desktop, org, past_lec
     page = desktop
     login(page, "admin", PASSWORD)
     page.goto("/reports/overview")
-    ranking = page.locator("#ranking + .export + .chart-and-table table")
+    ranking = page.locator("#ranking ~ .chart-and-table table").first
     assert ranking.locator("tbody tr").first.inner_text().split("\t")[1].strip() == "第2分会场"  # 50% beats 33.3%
     assert page.locator("svg.chart").count() == 2
     page.get_by_role("link", name="第1分会场缺席人数：2").click()
@@ -70,3 +70,49 @@ def test_member_reads_their_records_on_a_phone(phone, org, past_lecture):
     expect(page.get_by_text("测试党课").first).to_be_visible()
     expect(page.get_by_text("出席").first).to_be_visible()
     assert_no_sideways_scroll(page)
+
+
+def add_members(org, venue_key: str, count: int, prefix: str = "s") -> None:
+    """`count` more members at a venue (sharing one password hash: hashing each would take seconds)."""
+    from lecturehub.accounts.models import Role, User
+
+    password_hash = db.session.get(User, org["member_a"]).password_hash
+    db.session.add_all([User(username=f"{prefix}{n:03d}", name=f"党员{prefix}{n:03d}", member_no=f"{prefix.upper()}{n:03d}",
+                             role=Role.MEMBER,
+                             home_venue_id=org[venue_key], password_hash=password_hash) for n in range(count)])
+    db.session.commit()
+
+
+def printed_pages(page, url: str):
+    from pypdf import PdfReader
+
+    page.goto(url)
+    return PdfReader(io.BytesIO(page.pdf(format="A4", prefer_css_page_size=True))).pages
+
+
+def text_of(pdf_page) -> str:
+    # The PDF's text has spaces between Chinese and Latin runs ("党员 s021"); compare without them.
+    return pdf_page.extract_text().replace(" ", "")
+
+
+def test_sign_in_sheet_of_25_prints_on_one_a4_page(desktop, org, past_lecture):
+    add_members(org, "branch_a", 22)  # with m0001, m0002 and coord01: 25
+    login(desktop, "coord01", PASSWORD)
+    url = f"/reports/lectures/{past_lecture.id}/venues/{org['branch_a']}/sheet"
+    pages = printed_pages(desktop, url)
+    assert len(pages) == 1
+    text = text_of(pages[0])
+    assert "党员s021" in text and "负责人签字" in text and "1/1" in text
+    add_members(org, "branch_a", 15, prefix="t")
+    pages = printed_pages(desktop, url)  # 40 members: two pages, numbered, the header row on each
+    assert len(pages) == 2
+    assert "1/2" in text_of(pages[0]) and "2/2" in text_of(pages[1])
+    assert "签名" in text_of(pages[1]) and "负责人签字" in text_of(pages[1])
+
+
+def test_branch_record_prints_on_one_a4_page_with_course_and_hours(desktop, org, past_lecture):
+    login(desktop, "coord01", PASSWORD)
+    pages = printed_pages(desktop, f"/reports/lectures/{past_lecture.id}/venues/{org['branch_a']}/record")
+    assert len(pages) == 1
+    text = text_of(pages[0])
+    assert "专题" in text and "学时" in text and "补学完成" in text and "1/1" in text

@@ -30,8 +30,10 @@
       state.venues.forEach(function (venue) {
         var row = root.querySelector('tr[data-venue="' + venue.venue_id + '"]');
         if (!row) { return; }
-        row.querySelector('[data-cell="arrived"]').textContent = venue.arrived;
-        row.querySelector('[data-cell="expected"]').textContent = venue.expected;
+        ["arrived", "expected", "not_yet", "visitors"].forEach(function (name) {
+          var cell = row.querySelector('[data-cell="' + name + '"]');
+          if (cell) { cell.textContent = venue[name]; }
+        });
         row.querySelector('[data-cell="rate"]').textContent = venue.rate + "%";
       });
     }
