@@ -68,7 +68,12 @@ def test_every_message_is_translated_in_both_catalogues(tmp_path):
 def test_compiled_catalogues_are_current():
     for name, folder in CATALOGUES.items():
         with (folder / "messages.po").open("rb") as handle:
-            source = {m.id: m.string for m in read_po(handle) if m.id and m.string}
+            source = {_key(m.id): _key(m.string) for m in read_po(handle) if m.id and m.string}
         with (folder / "messages.mo").open("rb") as handle:
-            compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+            compiled = {_key(m.id): _key(m.string) for m in read_mo(handle) if m.id}
         assert compiled == source, f"{name}: messages.mo is stale; run `make translations`"
+
+
+def _key(value):
+    """Plural messages (ngettext) come back as lists from a compiled catalogue and as tuples from the source."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, PasswordField, SelectField, StringField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import DateField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
-from lecturehub.core.forms import AppForm
+from lecturehub.core.forms import AppForm, YearRange
 
 
 class LoginForm(AppForm):
@@ -53,3 +54,44 @@ class AccountForm(AppForm):
 
 class ConfirmForm(AppForm):
     """A button that changes something: only the CSRF token travels."""
+
+
+class RosterUploadForm(AppForm):
+    roster = FileField(_l("Roster (.xlsx, .xls or .csv)"), validators=[
+        FileRequired(message=_l("Choose a roster file.")),
+        FileAllowed(["xlsx", "xls", "csv"], message=_l("Upload an .xlsx, .xls or .csv file.")),
+    ])
+
+
+class RosterApplyForm(AppForm):
+    """Confirms a previewed roster. The view adds one choice per conflict row (see `with_conflicts`)."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=32)])
+    digest = HiddenField(validators=[DataRequired(), Length(max=64)])
+    filename = HiddenField(validators=[DataRequired(), Length(max=200)])
+    effective_on = DateField(_l("Transfers and leavers take effect on (Beijing time)"),
+                             validators=[InputRequired(message=_l("Enter a date.")), YearRange()])
+    left_ids = MultiCheckboxField(_l("Members not in the file who have left"), coerce=int, choices=[],
+                                  validate_choice=True)
+
+    @classmethod
+    def with_conflicts(cls, rows: list[int]):
+        """A form class with a required "update"/"skip" choice for each conflict row."""
+
+        class Form(cls):
+            pass
+
+        for row in rows:
+            setattr(Form, f"name_{row}", RadioField(
+                choices=[("update", _l("Update the name")), ("skip", _l("Skip this row"))],
+                validators=[InputRequired(message=_l("Choose what to do with this row."))]))
+        return Form
+
+    def name_choices(self, rows: list[int]) -> dict[int, str]:
+        return {row: self[f"name_{row}"].data for row in rows}
+
+
+class VenueCoordinatorsForm(AppForm):
+    keep_ids = MultiCheckboxField(_l("Coordinators (untick to remove)"), coerce=int, choices=[])
+    add = StringField(_l("Add a coordinator (member number or user name)"),
+                      validators=[Optional(), Length(max=64, message=_l("At most 64 characters."))])

@@ -5,7 +5,7 @@ import threading
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -99,6 +99,11 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"
+
+
+# Member numbers are looked up without regard to case (the desk, paper sheets, imports), so the database
+# keeps them unique that way too: "M0024" cannot be added beside "m0024". The index also serves the lookups.
+Index("uq_user_member_no_lower", func.lower(User.member_no), unique=True)
 
 
 class UserSession(db.Model):

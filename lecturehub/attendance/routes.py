@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from lecturehub.accounts import services as account_services
 from lecturehub.accounts.models import Role, User
 from lecturehub.audit import services as audit
 from lecturehub.core.permissions import role_required
@@ -203,7 +204,7 @@ def find_member(text: str) -> User | None:
     value = text.strip()
     if value.upper().startswith(MEMBER_CARD_PREFIX):
         value = value[len(MEMBER_CARD_PREFIX):]
-    return db.session.scalar(sa.select(User).where(User.member_no == value, User.active.is_(True)))
+    return account_services.find_member(value)
 
 
 MEMBER_CARD_PREFIX = "LH-MEMBER:"

@@ -32,6 +32,11 @@ ACTIONS = {
     "user.disabled": _l("Account disabled"),
     "user.enabled": _l("Account enabled"),
     "roster.imported": _l("Member roster imported"),
+    "venue.created": _l("Venue created"),
+    "venue.updated": _l("Venue changed"),
+    "venue.retired": _l("Venue retired"),
+    "venue.restored": _l("Venue back in use"),
+    "venue.coordinators_changed": _l("Venue coordinators changed"),
     "attendance.status_set": _l("Attendance status set"),
     "attendance.desk_check_in": _l("Checked in at the desk"),
     "attendance.sheet_imported": _l("Paper sign-in sheet entered"),
@@ -65,6 +70,8 @@ DETAIL_LABELS = {
     "stem": _l("Question text"), "position": _l("Position"), "total": _l("Total"), "source": _l("Source"),
     "checkin_opens_minutes": _l("Opens (minutes before)"), "checkin_grace_minutes": _l("On time (minutes after)"),
     "checkin_closes_minutes": _l("Closes (minutes after the end)"),
+    "changes": _l("Changes"), "name": _l("Name"), "kind": _l("Kind"), "left": _l("Left"),
+    "skipped": _l("Skipped"), "effective": _l("Effective from"), "added": _l("Added"), "removed": _l("Removed"),
 }
 
 
