@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import DateField, HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField
+from wtforms import DateField, SelectChoice, HiddenField, IntegerField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
@@ -83,7 +83,7 @@ class RosterApplyForm(AppForm):
 
         for row in rows:
             setattr(Form, f"name_{row}", RadioField(
-                choices=[("update", _l("Update the name")), ("skip", _l("Skip this row"))],
+                choices=[SelectChoice("update", _l("Update the name")), SelectChoice("skip", _l("Skip this row"))],
                 validators=[InputRequired(message=_l("Choose what to do with this row."))]))
         return Form
 

@@ -242,7 +242,7 @@ def _roster_page(status: int = 200, **context):
 
 def _apply_form(plan: services.RosterPlan, **data) -> RosterApplyForm:
     form = RosterApplyForm.with_conflicts([c.row.row for c in plan.conflicts])(**data)
-    form.left_ids.choices = [(u.id, f"{u.member_no} {u.name}") for u in plan.missing]
+    form.left_ids.choices = [SelectChoice(u.id, f"{u.member_no} {u.name}") for u in plan.missing]
     return form
 
 
@@ -313,7 +313,7 @@ def venue_coordinators(venue_id: int):
         sa.select(User).join(coordinator_venue, coordinator_venue.c.user_id == User.id)
         .where(coordinator_venue.c.venue_id == venue.id).order_by(User.username)))
     form = VenueCoordinatorsForm()
-    form.keep_ids.choices = [(u.id, f"{u.name} ({u.username})") for u in current]
+    form.keep_ids.choices = [SelectChoice(u.id, f"{u.name} ({u.username})") for u in current]
     if not form.is_submitted():
         form.keep_ids.data = [u.id for u in current]
     status = 200

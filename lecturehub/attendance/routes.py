@@ -280,7 +280,8 @@ def roster_sheet(lecture_venue_id: int):
     link = managed_lecture_venue(lecture_venue_id)
     form = SheetForm()
     if not form.validate_on_submit():
-        return _roster_page(link, 422, sheet_form=form)
+        return _roster_page(link, 422, sheet_form=form,
+                            sheet_problems=form.sheet.errors or [_("The form has expired; upload the file again.")])
     upload = form.sheet.data
     try:
         marked, already = services.import_sheet(link.lecture, link.venue, upload.filename, upload.read(),

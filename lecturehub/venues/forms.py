@@ -10,7 +10,7 @@ from .models import VenueKind
 
 
 class VenueForm(AppForm):
-    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")),
+    name = StringField(_l("Venue name"), validators=[DataRequired(message=_l("Enter a name.")),
                                                Length(max=120, message=_l("At most 120 characters."))])
     code = StringField(_l("Short code"), validators=[
         DataRequired(message=_l("Enter a short code.")),

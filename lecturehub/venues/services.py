@@ -74,7 +74,7 @@ def update_venue(venue: Venue, by, *, code: str, name: str, kind: VenueKind, pos
     _check_unique(code, name, venue.id)
     changes = changed_fields(
         venue, {"code": code, "name": name, "kind": kind, "position": position},
-        {"code": _("Code"), "name": _("Name"), "kind": _("Kind"), "position": _("Order")},
+        {"code": _("Short code"), "name": _("Venue name"), "kind": _("Kind"), "position": _("Order")},
         show={"kind": kind_label})
     if changes:
         venue.code, venue.name, venue.kind, venue.position = code, name, kind, position
