@@ -156,7 +156,7 @@ def test_preview_then_apply_in_the_browser(client, org):
     page = preview(client, "花名册.csv", roster)
     text = page.get_data(as_text=True)
     assert page.status_code == 422  # a row with a problem: shown with its row number, nothing can be applied
-    assert "第5行" in text and "应用这些变动" not in text
+    assert "第5行" in text and "确认导入" not in text
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == before
 
     page = preview(client, "花名册.csv", roster.rsplit(b"4,", 1)[0])
@@ -337,6 +337,18 @@ def test_an_xls_whose_cells_span_a_huge_rectangle_is_refused(ctx):
     # 5.6 KB: one cell at A1 and one at IV65536; a reader would fill 16.7 million cells (over a gigabyte).
     with pytest.raises(TableError, match="65536|50000"):
         read_rows("s.xls", fixture("sparse-extent.xls"))
+
+
+def test_an_xlsx_whose_cells_span_a_huge_rectangle_is_refused(ctx):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active["A1"] = "编号"
+    workbook.active["XFD1048576"] = "m0001"  # 17 billion cells between them
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(TableError, match="50000"):
+        read_rows("s.xlsx", buffer.getvalue())
 
 
 MEMORY_PROBE = """

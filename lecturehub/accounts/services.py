@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from lecturehub.audit import services as audit
 from lecturehub.core.forms import unstorable_character
@@ -301,7 +302,8 @@ def members_by_key(numbers: list[str], active_only: bool = True) -> dict[str, Us
     keys = sorted({member_key(n) for n in numbers if n})
     found: dict[str, User] = {}
     for start in range(0, len(keys), 500):
-        query = sa.select(User).where(sa.func.lower(User.member_no).in_(keys[start:start + 500]))
+        query = (sa.select(User).where(sa.func.lower(User.member_no).in_(keys[start:start + 500]))
+                 .options(selectinload(User.home_venue), selectinload(User.coordinated_venues)))
         if active_only:
             query = query.where(User.active.is_(True))
         found.update({member_key(u.member_no): u for u in db.session.scalars(query)})
