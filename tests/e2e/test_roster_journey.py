@@ -69,7 +69,7 @@ def test_admin_previews_and_applies_a_roster(browser, live_server, desktop, org,
         shutil.copy(tmp_path / "roster-preview.png", shots / "roster-preview.png")
 
 
-def test_admin_creates_and_retires_a_venue(desktop, org):
+def test_admin_creates_and_retires_a_venue(desktop, org, tmp_path):
     page = desktop
     login(page, "admin", PASSWORD)
     page.goto("/venues")
@@ -87,3 +87,7 @@ def test_admin_creates_and_retires_a_venue(desktop, org):
     page.get_by_role("row", name=re.compile("机关第一党支部")).get_by_role("button", name=re.compile("停用")).click()
     expect(page.get_by_role("row", name=re.compile("机关第一党支部"))).to_contain_text("已停用")
     assert_no_sideways_scroll(page)
+    page.screenshot(path=str(tmp_path / "venues.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 812})
+    assert_no_sideways_scroll(page)
+    page.screenshot(path=str(tmp_path / "venues-phone.png"), full_page=True)
