@@ -96,7 +96,7 @@ def create_user(username: str, name: str, role: Role, password: str, venues: lis
     problem = check_password_policy(password)
     if problem:
         raise AccountError(problem)
-    user = User(username=username, name=name.strip(), role=role, member_no=member_no,
+    user = User(username=username, name=name.strip(), role=role, member_no=normalise_member_no(member_no) or None,
                 home_venue=venues[0] if venues else None, must_change_password=must_change_password)
     if role is Role.COORDINATOR:
         user.coordinated_venues = list(venues)

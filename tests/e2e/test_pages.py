@@ -77,7 +77,9 @@ def site(org, seed_lecture, make_lecture):
                   f"/admin/lectures/{seed.id}/materials", f"/admin/lectures/{seed.id}/quiz",
                   f"/admin/questions/{first_question}/edit", f"/admin/lectures/{seed.id}/quiz/new", "/admin/bundle",
                   f"/live/{open_lecture.id}", f"/lectures/{seed.id}/checkin-settings", "/reports/overview",
-                  "/reports/hours", "/no-such-page"],
+                  "/reports/hours", "/admin/roster", "/admin/venues", "/admin/venues/new",
+                  f"/admin/venues/{org['branch_a']}/edit", f"/admin/venues/{org['branch_a']}/coordinators",
+                  "/no-such-page"],
         None: ["/login"],
     }
 
