@@ -175,7 +175,7 @@ def test_preview_then_apply_in_the_browser(client, org):
     left = member("m0002").id
     done = confirm(client, text, name_3="skip", left_ids=str(left))
     body = done.get_data(as_text=True)
-    assert done.status_code == 200 and "初始密码" in body
+    assert done.status_code == 200 and "初始密码" in body and done.headers["Cache-Control"] == "no-store"
     assert member("DY0500").must_change_password and member("DY0500").home_venue.code == "b01"
     assert member("m0001").home_venue.code == "b02"
     assert member("m0003").name == "王芳"

@@ -5,7 +5,7 @@ from datetime import datetime, time
 from pathlib import PurePath
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
@@ -300,8 +300,11 @@ def roster_apply():
         return _roster_page(422, plan=plan, apply_form=form, problems=exc.problems)
     db.session.commit()
     pending.drop(PENDING_ROSTERS, form.token.data)
-    # The initial password is shown once, on this page only, never stored in plain text or put in a URL.
-    return _roster_page(outcome=outcome, filename=filename)
+    # The initial password is shown once, on this page only, never stored in plain text, put in a URL or cached.
+    body, status = _roster_page(outcome=outcome, filename=filename)
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/admin/venues/<int:venue_id>/coordinators", methods=["GET", "POST"])
