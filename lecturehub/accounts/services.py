@@ -505,7 +505,7 @@ def _compare(row: RosterRow, user: User) -> RosterChange | None:
 
 @dataclass
 class RosterOutcome:
-    created: list[User]
+    created: list[str]  # member numbers of the new accounts
     updated: list[User]
     skipped: list[RosterChange]
     left: list[User]
@@ -546,24 +546,32 @@ def apply_roster_plan(plan: RosterPlan, *, by: User | None, effective_at: dateti
     outcome = RosterOutcome([], [], [], [], None)
     lines: list[str] = []
     reason = _("Roster import: %(file)s", file=plan.filename)
+    roles = {role: role_label(role) for role in Role}
+    # Translated once: a 20,000-row import would otherwise spend seconds looking up the same message.
+    new_line = _("row %(row)s: new %(no)s %(name)s, %(role)s, %(venues)s")
     if plan.new:
         outcome.initial_password = password or generate_password()
         shared_hash = hash_password(outcome.initial_password)
-    for done, row in enumerate(plan.new, start=1):
-        user = User(username=row.member_no, member_no=row.member_no, name=row.name, role=row.role,
-                    home_venue=row.venues[0] if row.venues else None, must_change_password=True,
-                    password_hash=shared_hash)
-        if row.role is Role.COORDINATOR:
-            user.coordinated_venues = list(row.venues)
-        db.session.add(user)
-        outcome.created.append(user)
-        lines.append(_("row %(row)s: new %(no)s %(name)s, %(role)s, %(venues)s", row=row.row, no=row.member_no,
-                       name=row.name, role=role_label(row.role), venues="、".join(v.name for v in row.venues)))
-        if progress and done % 500 == 0:
-            db.session.flush()
-            progress(500)
-    if progress and len(plan.new) % 500:
-        progress(len(plan.new) % 500)
+    now = utcnow()
+    for start in range(0, len(plan.new), 500):
+        chunk = plan.new[start:start + 500]
+        # One INSERT a chunk rather than an ORM object a member: 20,000 members in seconds, not a minute.
+        db.session.execute(sa.insert(User), [
+            dict(username=row.member_no, member_no=row.member_no, name=row.name, role=row.role,
+                 home_venue_id=row.venues[0].id if row.venues else None, must_change_password=True,
+                 password_hash=shared_hash, active=True, created_at=now) for row in chunk])
+        for row in chunk:
+            outcome.created.append(row.member_no)
+            lines.append(new_line % dict(row=row.row, no=row.member_no, name=row.name, role=roles[row.role],
+                                         venues="、".join(v.name for v in row.venues)))
+        if progress:
+            progress(len(chunk))
+    coordinators = {row.member_no: row.venues for row in plan.new if row.role is Role.COORDINATOR}
+    if coordinators:
+        ids = dict(db.session.execute(sa.select(User.username, User.id).where(User.username.in_(coordinators))).all())
+        db.session.execute(sa.insert(coordinator_venue), [
+            {"user_id": ids[number], "venue_id": venue.id} for number, venues in coordinators.items()
+            for venue in venues])
     for change in plan.changes:
         if change.conflict and name_choices[change.row.row] == "skip":
             outcome.skipped.append(change)
