@@ -109,10 +109,11 @@ def _register_blueprints(app: Flask) -> None:
     from .quizzes.bank import bp as quiz_bank_bp
     from .quizzes.routes import bp as quizzes_bp
     from .reports.routes import bp as reports_bp
+    from .venues.admin import bp as venue_admin_bp
     from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, courses_bp, authoring_bp, quizzes_bp,
-                      quiz_bank_bp, attendance_bp, filing_bp, reports_bp, audit_bp, api_bp, kiosk_bp):
+    for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, venue_admin_bp, courses_bp, authoring_bp,
+                      quizzes_bp, quiz_bank_bp, attendance_bp, filing_bp, reports_bp, audit_bp, api_bp, kiosk_bp):
         app.register_blueprint(blueprint)
 
 

@@ -285,7 +285,7 @@ def test_paper_sheet_is_entered_all_or_nothing(client, org, open_lecture):
 
     disguised = client.submit(f"/roster/{lv}/sheet", {"sheet": (io.BytesIO(b"MZ\x90\x00"), "sheet.xlsx")},
                               token_from=f"/roster/{lv}", content_type="multipart/form-data")
-    assert disguised.status_code == 422 and "XLSX" in disguised.get_data(as_text=True)
+    assert disguised.status_code == 422 and "Excel" in disguised.get_data(as_text=True)
 
 
 def test_leave_request_and_decision(client, org, make_lecture):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tempfile
 import warnings
 import zipfile
@@ -280,6 +281,45 @@ def test_members_import(ctx, org, upload):
         assert exc.problems and all(str(p) for p in exc.problems)
         db.session.rollback()
         assert snapshot() == before
+
+
+ROSTER_HEADERS = ["序号", "姓名", "编号", "党员编号", "工号", "分会场", "所在分会场", "所在支部", "角色", "身份", "性别",
+                  "联系电话", "备注", "", None]
+roster_cells = st.one_of(cells, st.sampled_from(["m0003", "M0001", " m0002 ", "王芳", "魏源", "分会场负责人", "预备党员",
+                                                 "第2分会场、第1分会场", "main"]))
+roster_tables = st.builds(lambda header, rows: [header, *rows],
+                          st.lists(st.sampled_from(ROSTER_HEADERS), min_size=0, max_size=6),
+                          st.lists(st.lists(roster_cells, min_size=0, max_size=6), min_size=0, max_size=6))
+roster_files = st.one_of(
+    spreadsheet_files,
+    st.builds(lambda rows, enc: ("花名册.csv", csv_bytes([["" if c is None else str(c) for c in row] for row in rows],
+                                                          enc)), roster_tables, st.sampled_from(["utf-8-sig", "gbk"])),
+    st.builds(lambda rows: ("花名册.xlsx", xlsx_bytes(rows)), roster_tables),
+    st.builds(lambda data: ("花名册.xls", data), st.sampled_from([b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500,
+                                                                  b"\xd0\xcf\x11\xe0"])),
+)
+
+
+@FUZZ
+@given(upload=roster_files, choice=st.sampled_from(["update", "skip", "", "both", "\x00"]),
+       effective=st.one_of(st.just("2026-12-01"), st.sampled_from(DAYS), junk))
+def test_roster_import_preview_and_confirm(client, org, upload, choice, effective):
+    """The browser's roster import: a preview writes nothing; a confirmation applies all of it or nothing."""
+    signed_in(client, "admin")
+    name, data = upload
+    before = snapshot()
+    response = client.submit("/admin/roster", {"roster": (io.BytesIO(data), name)}, token_from="/admin/roster",
+                              content_type="multipart/form-data")
+    judge(response, before)
+    assert snapshot() == before, "a preview changed the database"
+    page = response.get_data(as_text=True)
+    if 'name="digest"' not in page:
+        return
+    fields = {key: value for key, value in re.findall(r'name="(token|digest|filename)"[^>]*value="([^"]*)"', page)}
+    fields.update({name: choice for name in set(re.findall(r'name="(name_\d+)"', page))})
+    fields["effective_on"] = effective
+    fields["left_ids"] = re.findall(r'name="left_ids"[^>]*value="(\d+)"', page)[:1]
+    judge(client.submit("/admin/roster/apply", fields, token_from="/admin/roster"), before)
 
 
 def test_members_import_cli_refuses_garbage(app, org, tmp_path):

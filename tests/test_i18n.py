@@ -82,3 +82,8 @@ def test_compiled_catalogues_are_current():
         with (folder / "messages.mo").open("rb") as handle:
             compiled = {_key(m.id): _key(m.string) for m in read_mo(handle) if m.id}
         assert compiled == source, f"{name}: messages.mo is stale; run `make translations`"
+
+
+def _key(value):
+    """Plural messages (ngettext) come back as lists from a compiled catalogue and as tuples from the source."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value

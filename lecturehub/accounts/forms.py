@@ -1,8 +1,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, PasswordField, SelectField, StringField
-from wtforms import BooleanField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from lecturehub.core.fields import MultiCheckboxField
@@ -60,3 +70,44 @@ class AccountForm(AppForm):
 
 class ConfirmForm(AppForm):
     """A button that changes something: only the CSRF token travels."""
+
+
+class RosterUploadForm(AppForm):
+    roster = FileField(_l("Roster (.xlsx, .xls or .csv)"), validators=[
+        FileRequired(message=_l("Choose a roster file.")),
+        FileAllowed(["xlsx", "xls", "csv"], message=_l("Upload an .xlsx, .xls or .csv file.")),
+    ])
+
+
+class RosterApplyForm(AppForm):
+    """Confirms a previewed roster. The view adds one choice per conflict row (see `with_conflicts`)."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=32)])
+    digest = HiddenField(validators=[DataRequired(), Length(max=64)])
+    filename = HiddenField(validators=[DataRequired(), Length(max=200)])
+    effective_on = DateField(_l("Transfers and leavers take effect on (Beijing time)"),
+                             validators=[InputRequired(message=_l("Enter a date.")), YearRange()])
+    left_ids = MultiCheckboxField(_l("Members not in the file who have left"), coerce=int, choices=[],
+                                  validate_choice=True)
+
+    @classmethod
+    def with_conflicts(cls, rows: list[int]):
+        """A form class with a required "update"/"skip" choice for each conflict row."""
+
+        class Form(cls):
+            pass
+
+        for row in rows:
+            setattr(Form, f"name_{row}", RadioField(
+                choices=[SelectChoice("update", _l("Update the name")), SelectChoice("skip", _l("Skip this row"))],
+                validators=[InputRequired(message=_l("Choose what to do with this row."))]))
+        return Form
+
+    def name_choices(self, rows: list[int]) -> dict[int, str]:
+        return {row: self[f"name_{row}"].data for row in rows}
+
+
+class VenueCoordinatorsForm(AppForm):
+    keep_ids = MultiCheckboxField(_l("Coordinators (untick to remove)"), coerce=int, choices=[])
+    add = StringField(_l("Add a coordinator (member number or user name)"),
+                      validators=[Optional(), Length(max=64, message=_l("At most 64 characters."))])

@@ -7,14 +7,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-import sqlalchemy as sa
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table, false, func
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy import false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash
 
@@ -22,6 +21,7 @@ from lecturehub.core.timeutil import utcnow
 from lecturehub.core.types import UTCDateTime
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
+
 
 @functools.cache
 def _hashing_thread(pid: int) -> ThreadPoolExecutor:
@@ -206,6 +206,11 @@ class Membership(db.Model):
     @covers.expression
     def covers(cls, moment):
         return sa.and_(cls.starts_at <= moment, sa.or_(cls.ends_at.is_(None), cls.ends_at > moment))
+
+
+# Member numbers are looked up without regard to case (the desk, paper sheets, imports), so the database
+# keeps them unique that way too: "M0024" cannot be added beside "m0024". The index also serves the lookups.
+Index("uq_user_member_no_lower", func.lower(User.member_no), unique=True)
 
 
 class UserSession(db.Model):

@@ -2,22 +2,45 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, time
+from pathlib import PurePath
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from lecturehub.core import pending
 from lecturehub.core.permissions import is_safe_next, role_required
 from lecturehub.core.timeutil import parse_local, to_local, utcnow
 from lecturehub.extensions import db, limiter
 from lecturehub.venues.models import Venue
 
 from . import services
-from .forms import AccountForm, ChangePasswordForm, ConfirmForm, LoginForm, UserFilterForm
-from .models import Role, User
+from .forms import (
+    AccountForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    LoginForm,
+    RosterApplyForm,
+    RosterUploadForm,
+    UserFilterForm,
+    VenueCoordinatorsForm,
+)
+from .models import Role, User, coordinator_venue
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -199,8 +222,7 @@ def user_list():
     return render_template("accounts/user_list.html", form=form, page=page), 200 if valid else 422
 
 
-def role_label(role: Role) -> str:
-    return {Role.MEMBER: _("Member"), Role.COORDINATOR: _("Coordinator"), Role.ADMIN: _("Admin")}[role]
+role_label = services.role_label
 
 
 @bp.app_template_global()
@@ -214,7 +236,9 @@ def load_account(user_id: int) -> User:
 
 def _account_form(user: User) -> AccountForm:
     form = AccountForm(obj=user) if request.method == "GET" else AccountForm()
-    venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
+    held = [v.id for v in user.coordinated_venues] + ([user.home_venue_id] if user.home_venue_id else [])
+    venues = list(db.session.scalars(sa.select(Venue).where(sa.or_(Venue.retired_at.is_(None), Venue.id.in_(held)))
+                                     .order_by(Venue.position)))
     form.role.choices = [SelectChoice(r.value, role_label(r)) for r in Role]
     form.venue_ids.choices = [(v.id, v.name) for v in venues]
     if request.method == "GET":
@@ -278,3 +302,111 @@ def set_active(user_id: int):
     flash(_("The account is enabled.") if user.active else _("The account is disabled and signed out everywhere."),
           "success")
     return redirect(url_for("accounts.user_detail", user_id=user.id))
+
+
+# --- roster import: upload, preview, confirm ------------------------------------------------------------
+
+PENDING_ROSTERS = "rosters"
+
+
+def _roster_page(status: int = 200, **context):
+    context.setdefault("form", RosterUploadForm(formdata=None))
+    return render_template("accounts/roster_import.html", describe_change=services.describe_change, **context), status
+
+
+def _apply_form(plan: services.RosterPlan, **data) -> RosterApplyForm:
+    form = RosterApplyForm.with_conflicts([c.row.row for c in plan.conflicts])(**data)
+    form.left_ids.choices = [SelectChoice(u.id, f"{u.member_no} {u.name}") for u in plan.missing]
+    return form
+
+
+@bp.route("/admin/roster", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def roster_import():
+    """Upload a roster and see exactly what it would change; nothing is written until it is confirmed."""
+    form = RosterUploadForm()
+    if not form.is_submitted():
+        return _roster_page(form=form)
+    if not form.validate_on_submit():
+        return _roster_page(422, form=form, problems=[str(e) for e in form.roster.errors] or
+                            [_("The form has expired; upload the file again.")])
+    data = form.roster.data.read()
+    filename = PurePath(form.roster.data.filename or "roster").name[:200]
+    try:
+        plan = services.plan_roster(filename, data)
+    except services.RosterError as exc:
+        return _roster_page(422, form=form, problems=exc.problems)
+    token = pending.keep(PENDING_ROSTERS, data)
+    apply_form = _apply_form(plan, formdata=None, token=token, digest=plan.digest, filename=filename,
+                             effective_on=to_local(utcnow()).date())
+    return _roster_page(422 if plan.problems else 200, form=form, plan=plan, apply_form=apply_form)
+
+
+@bp.post("/admin/roster/apply")
+@role_required(Role.ADMIN)
+def roster_apply():
+    """Apply a previewed roster as it was shown: all of it, or nothing when anything changed meanwhile."""
+    submitted = RosterApplyForm()
+    data = pending.read(PENDING_ROSTERS, submitted.token.data or "")
+    filename = PurePath(submitted.filename.data or "").name[:200]
+    if data is None or not filename:
+        return _roster_page(409, problems=[_("This upload has expired; upload the roster again.")])
+    try:
+        plan = services.plan_roster(filename, data)
+    except services.RosterError as exc:
+        return _roster_page(422, problems=exc.problems)
+    form = _apply_form(plan)
+    if not form.validate_on_submit():
+        return _roster_page(422, plan=plan, apply_form=form,
+                            problems=[_("Check the choices marked below.")])
+    if form.digest.data != plan.digest:
+        form.digest.data = plan.digest
+        return _roster_page(409, plan=plan, apply_form=form,
+                            problems=[_("The accounts changed since this preview was made; check the preview "
+                                        "again before confirming.")])
+    effective_at = parse_local(datetime.combine(form.effective_on.data, time.min))
+    try:
+        outcome = services.apply_roster_plan(
+            plan, by=current_user, effective_at=effective_at,
+            name_choices=form.name_choices([c.row.row for c in plan.conflicts]), leaving=set(form.left_ids.data))
+    except services.RosterError as exc:
+        db.session.rollback()
+        return _roster_page(422, plan=plan, apply_form=form, problems=exc.problems)
+    db.session.commit()
+    pending.drop(PENDING_ROSTERS, form.token.data)
+    # The initial password is shown once, on this page only, never stored in plain text, put in a URL or cached.
+    body, status = _roster_page(outcome=outcome, filename=filename)
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/venues/<int:venue_id>/coordinators", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def venue_coordinators(venue_id: int):
+    """Who runs a venue, set from the venue: untick to remove, add by member number or user name."""
+    venue = db.get_or_404(Venue, venue_id)
+    current = list(db.session.scalars(
+        sa.select(User).join(coordinator_venue, coordinator_venue.c.user_id == User.id)
+        .where(coordinator_venue.c.venue_id == venue.id).order_by(User.username)))
+    form = VenueCoordinatorsForm()
+    form.keep_ids.choices = [SelectChoice(u.id, f"{u.name} ({u.username})") for u in current]
+    if not form.is_submitted():
+        form.keep_ids.data = [u.id for u in current]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            added, removed = services.set_venue_coordinators(venue, set(form.keep_ids.data), form.add.data or "",
+                                                             current_user)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.add.errors.append(str(exc))
+            status = 422
+        else:
+            db.session.commit()
+            flash(_("The coordinators have been saved.") if added or removed else _("Nothing was changed."),
+                  "success")
+            return redirect(url_for("venues.venue_detail", venue_id=venue.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/venue_coordinators.html", venue=venue, form=form), status

@@ -37,9 +37,9 @@ class StatusForm(AppForm):
 
 
 class SheetForm(AppForm):
-    sheet = FileField(_l("Sign-in sheet (XLSX or CSV of member numbers)"), validators=[
+    sheet = FileField(_l("Sign-in sheet (.xlsx, .xls or .csv)"), validators=[
         FileRequired(message=_l("Choose a file.")),
-        FileAllowed(["xlsx", "csv"], message=_l("Upload a .csv or .xlsx file.")),
+        FileAllowed(["xlsx", "xls", "csv"], message=_l("Upload an .xlsx, .xls or .csv file.")),
     ])
     reason = StringField(_l("Reason for the correction (needed once the record has been filed)"),
                          validators=[Optional(), Length(max=400, message=_l("At most 400 characters."))])

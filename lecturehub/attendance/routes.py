@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from lecturehub.accounts import services as account_services
 from lecturehub.accounts.models import Role, User
 from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.permissions import role_required
@@ -214,7 +215,7 @@ def find_member(text: str) -> User | None:
     value = text.strip()
     if value.upper().startswith(MEMBER_CARD_PREFIX):
         value = value[len(MEMBER_CARD_PREFIX):]
-    return db.session.scalar(sa.select(User).where(User.member_no == value, User.active.is_(True)))
+    return account_services.find_member(value)
 
 
 MEMBER_CARD_PREFIX = "LH-MEMBER:"
@@ -330,7 +331,8 @@ def roster_sheet(lecture_venue_id: int):
     link = managed_lecture_venue(lecture_venue_id)
     form = SheetForm()
     if not form.validate_on_submit():
-        return _roster_page(link, 422, sheet_form=form)
+        return _roster_page(link, 422, sheet_form=form,
+                            sheet_problems=form.sheet.errors or [_("The form has expired; upload the file again.")])
     upload = form.sheet.data
     try:
         marked, already = services.import_sheet(link.lecture, link.venue, upload.filename, upload.read(),

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 
 from lecturehub.accounts.models import Membership, User
+from lecturehub.accounts.services import member_key, members_by_key, normalise_member_no
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
-from lecturehub.core.spreadsheets import TableError, cell_text, read_rows
-from lecturehub.core.timeutil import utcnow
+from lecturehub.core.spreadsheets import TableError, cell_text, find_header, read_rows
+from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.archive import counting_expected_members
-from lecturehub.core.timeutil import to_local
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
@@ -42,7 +42,6 @@ from .models import (
     UsedScan,
     VenueFiling,
 )
-
 
 audit.register_value_words("status", {
     Status.PRESENT.value: _l("Present"), Status.LATE.value: _l("Late"), Status.EXCUSED.value: _l("Excused"),
@@ -506,49 +505,65 @@ class SheetError(Exception):
         self.problems = problems
 
 
-SHEET_HEADERS = {"编号", "member_no", "number", "member number"}
+# The member-number column of a sheet, found by its header (the printed 签到表 has 序号, 编号, 姓名, 签名, 时间).
+SHEET_HEADER_WORDS = dict.fromkeys(("编号", "党员编号", "工号", "人员编号", "member_no", "membernumber", "number"),
+                                   "member_no")
 
 
 def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by: User,
                  now: datetime | None = None, correction_reason: str = "") -> tuple[int, int]:
-    """Enter a paper sign-in sheet: member numbers in the first column mark members present at `venue`.
+    """Enter a paper sign-in sheet: the members it lists are marked present at `venue`.
 
+    The member numbers are read from the column headed 编号 (or the first column of a sheet without a
+    header). A sheet may mark only whom the venue's roster may: members expected at this venue for this
+    lecture (and visitors already recorded here), for a published lecture whose check-in has opened.
     All rows are checked first; on any problem nothing is written. Returns (marked, already present).
     A sheet that changes a filed record is a correction and needs `correction_reason`.
     """
     now = now or utcnow()
+    if not (lecture.published and lecture.course.published):
+        raise SheetError([_("This lecture is not published; sign-in sheets can be entered only for published "
+                            "lectures.")])
+    if window_of(lecture).phase(now) is Phase.NOT_OPEN:
+        raise SheetError([_("Check-in for this lecture has not opened yet; enter the sheet after the lecture "
+                            "has begun.")])
     try:
         rows = read_rows(filename, data)
     except TableError as exc:
         raise SheetError([str(exc)]) from exc
+    header = find_header(rows, SHEET_HEADER_WORDS, {"member_no"})
+    first_row, column = (header[0] + 1, header[1]["member_no"]) if header else (0, 0)
     entries: list[tuple[int, str]] = []
-    for number, row in enumerate(rows, start=1):
-        value = cell_text(row, 0)
-        if number == 1 and value.lower() in SHEET_HEADERS:
-            continue
+    for number, row in enumerate(rows[first_row:], start=first_row + 1):
+        value = normalise_member_no(cell_text(row, column))
         if value:
             entries.append((number, value))
     if not entries:
         raise SheetError([_("The sheet lists no member numbers.")])
-    users = {u.member_no: u for u in db.session.scalars(
-        sa.select(User).where(User.member_no.in_([v for _n, v in entries]), User.active.is_(True)))}
+    users = members_by_key([v for _n, v in entries])
+    on_roster = {row.user.id for row in venue_roster(lecture, venue, now).rows}
     problems, seen = [], {}
     for number, value in entries:
-        if value not in users:
+        user = users.get(member_key(value))
+        if user is None:
             problems.append(_("Row %(row)s: no active member has the number %(no)s.", row=number, no=value))
-        elif value in seen:
+        elif user.id not in on_roster:
+            problems.append(_("Row %(row)s: %(name)s (%(no)s) is not expected at %(venue)s for this lecture; "
+                              "their own venue enters them.", row=number, name=user.name, no=user.member_no,
+                              venue=venue.name))
+        elif user.id in seen:
             problems.append(_("Row %(row)s: %(no)s already appears in row %(first)s.", row=number, no=value,
-                              first=seen[value]))
+                              first=seen[user.id]))
         else:
-            seen[value] = number
+            seen[user.id] = number
     if problems:
         raise SheetError(problems)
+    listed = [users[member_key(value)] for _number, value in entries]
     records = {r.user_id: r for r in db.session.scalars(sa.select(AttendanceRecord).where(
-        AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id.in_([u.id for u in users.values()])))}
+        AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id.in_([u.id for u in listed])))}
     marked = already = 0
-    to_mark = [users[value] for _number, value in entries
-               if records.get(users[value].id) is None or records[users[value].id].status not in (Status.PRESENT,
-                                                                                                  Status.LATE)]
+    to_mark = [u for u in listed
+               if records.get(u.id) is None or records[u.id].status not in (Status.PRESENT, Status.LATE)]
     try:
         correction = bool(to_mark) and _correction_needed(
             lecture, {venue.id} | {u.home_venue_id for u in to_mark}, correction_reason)
@@ -556,8 +571,7 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
         raise SheetError([str(exc)]) from exc
     reason = _("Paper sign-in sheet") + (f": {correction_reason.strip()}" if correction else "")
     absent_before = Status.ABSENT if window_of(lecture).phase(now) is Phase.CLOSED else None
-    for _number, value in entries:
-        user = users[value]
+    for user in listed:
         record = records.get(user.id)
         if record is not None and record.status in (Status.PRESENT, Status.LATE):
             already += 1

@@ -39,6 +39,11 @@ ACTIONS = {
     "user.transferred": _l("Member transferred to another venue"),
     "user.membership_ended": _l("Membership ended"),
     "roster.imported": _l("Member roster imported"),
+    "venue.created": _l("Venue created"),
+    "venue.updated": _l("Venue changed"),
+    "venue.retired": _l("Venue retired"),
+    "venue.restored": _l("Venue back in use"),
+    "venue.coordinators_changed": _l("Venue coordinators changed"),
     "attendance.status_set": _l("Attendance status set"),
     "attendance.desk_check_in": _l("Checked in at the desk"),
     "attendance.device_check_in": _l("Checked in by a device"),
@@ -82,6 +87,8 @@ DETAIL_LABELS = {
     "checkin_closes_minutes": _l("Closes (minutes after the end)"), "comment": _l("Comment"),
     "effective": _l("Effective from"), "how": _l("How"), "at": _l("Date"),
     "remembered": _l("Remember this phone"),
+    "changes": _l("Changes"), "name": _l("Name"), "kind": _l("Kind"), "left": _l("Left"),
+    "skipped": _l("Skipped"), "added": _l("Added"), "removed": _l("Removed"),
 }
 
 # Words for the codes some entries hold (a status, a role), registered by the package that owns the code,

@@ -74,7 +74,10 @@ def edit_course(course_id: int | None = None):
 
 
 def _lecture_form(lecture: Lecture | None) -> LectureForm:
-    venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
+    # Retired venues are offered no more, except on a lecture that already has them (its history holds).
+    linked = [link.venue_id for link in lecture.venue_links] if lecture is not None else []
+    venues = list(db.session.scalars(sa.select(Venue).where(sa.or_(Venue.retired_at.is_(None), Venue.id.in_(linked)))
+                                     .order_by(Venue.position)))
     courses = list(db.session.scalars(sa.select(Course).order_by(Course.position, Course.id)))
     if lecture is not None and not request.form:
         # Every field from `data`, none from `obj=`: WTForms prefers an object's attribute to a keyword, and the

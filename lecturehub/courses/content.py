@@ -274,7 +274,10 @@ def _apply_lecture(course: Course, spec: LectureSpec, all_venues: list[Venue], s
     summary.lectures += 1
     db.session.flush()
 
-    wanted = [v for v in all_venues if spec.venue_codes is None or v.code in spec.venue_codes]
+    # "all" means the venues in use; a retired venue stays only on lectures that already had it (history holds).
+    linked = {link.venue_id for link in lecture.venue_links}
+    wanted = [v for v in all_venues if v.code in (spec.venue_codes or ())
+              or (spec.venue_codes is None and (not v.retired or v.id in linked))]
     wanted_ids = {v.id for v in wanted}
     for link in list(lecture.venue_links):
         if link.venue_id not in wanted_ids:

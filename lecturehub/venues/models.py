@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from sqlalchemy import Enum, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from lecturehub.core.types import UTCDateTime
 from lecturehub.extensions import db
 
 
@@ -25,6 +27,12 @@ class Venue(db.Model):
         Enum(VenueKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # A retired venue keeps its lectures, records and reports, and leaves every list offered for new work.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
     @property
     def is_main(self) -> bool:

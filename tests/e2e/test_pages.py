@@ -123,6 +123,8 @@ def site(org, seed_lecture, make_lecture, tmp_path):
                   f"/live/{open_lecture.id}", f"/lectures/{seed.id}/checkin-settings", "/reports/overview",
                   f"/reports/overview?course={second.course_id}&lecture={second.id}&rank_by=absent",
                   f"/reports/lectures/{second.id}", f"/lectures/{second.id}/quiz/analysis", "/reports/hours",
+                  "/admin/roster", "/admin/venues", "/admin/venues/new",
+                  f"/admin/venues/{org['branch_a']}/edit", f"/admin/venues/{org['branch_a']}/coordinators",
                   "/no-such-page"],
         None: ["/login"],
     }
