@@ -732,7 +732,7 @@ NAME_CHOICES = ("update", "skip")
 
 def apply_roster_plan(plan: RosterPlan, *, by: User | None, effective_at: datetime,
                       name_choices: dict[int, str] | None = None, leaving: set[int] | None = None,
-                      password: str | None = None, progress=None) -> RosterOutcome:
+                      password: str | None = None, progress=None, now: datetime | None = None) -> RosterOutcome:
     """Apply a previewed plan in the caller's transaction (flushed, not committed): all of it or, on a
     problem, nothing (RosterError).
 
@@ -768,7 +768,7 @@ def apply_roster_plan(plan: RosterPlan, *, by: User | None, effective_at: dateti
     if plan.new:
         outcome.initial_password = password or generate_password()
         shared_hash = hash_password(outcome.initial_password)
-    now = utcnow()
+    now = now or utcnow()
     for start in range(0, len(plan.new), 500):
         chunk = plan.new[start:start + 500]
         # One INSERT a chunk rather than an ORM object a member: 20,000 members in seconds, not a minute.
@@ -861,11 +861,12 @@ def describe_change(change: RosterChange) -> list[str]:
 
 
 def import_roster(filename: str, data: bytes, password: str | None = None, by: User | None = None,
-                  name_choices: dict[int, str] | None = None, effective_at: datetime | None = None) -> RosterOutcome:
+                  name_choices: dict[int, str] | None = None, effective_at: datetime | None = None,
+                  now: datetime | None = None) -> RosterOutcome:
     """Read, check and apply a roster file in one go and commit; on any problem nothing is written."""
     plan = plan_roster(filename, data)
     try:
-        outcome = apply_roster_plan(plan, by=by, effective_at=effective_at or utcnow(), name_choices=name_choices,
+        outcome = apply_roster_plan(plan, by=by, effective_at=effective_at or now or utcnow(), name_choices=name_choices, now=now,
                                     password=password)
     except RosterError:
         db.session.rollback()
