@@ -183,3 +183,18 @@ def test_leave_approved_after_filing_shows_as_a_correction(app, org, closed_lect
     assert status_of(closed_lecture.id, org["member_a"]) is Status.EXCUSED
     record = coordinator.get(f"/reports/lectures/{closed_lecture.id}/venues/{org['branch_a']}/record")
     assert "更正：张伟（m0001） 缺席 → 请假" in record.get_data(as_text=True)
+
+
+def test_a_record_with_corrections_takes_as_many_queries_as_one_without(app, org, closed_lecture):
+    from .test_reports import count_queries
+
+    lv = link_id(closed_lecture.id, org["branch_a"])
+    coordinator = signed_in(app, "coord01")
+    coordinator.submit(f"/filings/{lv}/file", token_from=f"/roster/{lv}")
+    urls = [f"/reports/lectures/{closed_lecture.id}/venues/{org['branch_a']}/{page}" for page in ("record", "sheet")]
+    before = [count_queries(app, coordinator, url) for url in urls]
+    for key in ("member_a", "member_a2", "coord_a"):
+        coordinator.submit(f"/roster/{lv}/status", {"member_id": org[key], "status": "late", "reason": "补登"},
+                           token_from=f"/roster/{lv}")
+    assert db.session.scalar(sa.select(sa.func.count()).where(AttendanceChange.correction.is_(True))) == 3
+    assert [count_queries(app, coordinator, url) for url in urls] == before

@@ -171,7 +171,7 @@ def signin_sheet(lecture_id: int, venue_id: int):
 
 
 def _filing_context(lecture, venue, stats) -> dict:
-    """Whether the printed record is a draft, its filing, and the corrections made after filing (three queries)."""
+    """Whether the printed record is a draft, its filing, and the corrections made after filing (two queries)."""
     filing = filing_services.filings(lecture.id, [venue.id]).get(venue.id)
     return {"filing": filing, "draft": filing_services.is_draft(lecture, filing),
             "corrections": filing_services.corrections(lecture.id, [m.user.id for m in stats.members])}
