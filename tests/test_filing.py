@@ -53,6 +53,7 @@ def test_file_return_correct_and_file_again(app, org, closed_lecture):
     # Before filing, the record and the sheet say so; a status change needs no reason yet.
     assert DRAFT in coordinator.get(record_url).get_data(as_text=True)
     assert DRAFT in coordinator.get(sheet_url).get_data(as_text=True)
+    assert DRAFT in coordinator.get(f"/reports/lectures/{lecture_id}/venues/{venue_id}").get_data(as_text=True)
     coordinator.submit(f"/roster/{lv}/status", {"member_id": org["member_a2"], "status": "late"},
                        token_from=f"/roster/{lv}")
     assert status_of(lecture_id, org["member_a2"]) is Status.LATE
@@ -97,6 +98,8 @@ def test_file_return_correct_and_file_again(app, org, closed_lecture):
     record = coordinator.get(record_url).get_data(as_text=True)
     assert DRAFT not in record
     assert "更正：张伟（m0001） 缺席 → 出席" in record and "到场未扫码，有签到表为证" in record
+    assert "更正：张伟（m0001） 缺席 → 出席" in coordinator.get(
+        f"/reports/lectures/{lecture_id}/venues/{venue_id}").get_data(as_text=True)
 
     assert admin.submit(f"/filings/{lv}/review", {"acknowledge": "1"},
                         token_from=f"/lectures/{lecture_id}/filings").status_code == 302

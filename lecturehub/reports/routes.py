@@ -150,7 +150,8 @@ def lecture_venue(lecture_id: int, venue_id: int):
     if export_format():
         return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}")
     return render_template("reports/lecture_venue.html", lecture=lecture, venue=venue, stats=stats,
-                           keys=["present", "late", "excused", "absent", "pending", "made_up"])
+                           keys=["present", "late", "excused", "absent", "pending", "made_up"],
+                           **_filing_context(lecture, venue, stats))
 
 
 @bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/record")
