@@ -184,3 +184,9 @@ def test_the_quiz_settings_form_round_trips(admin, seed_lecture):
     admin.post(url, data=fields)
     entry, = events("content.quiz_settings_saved")
     assert entry.details["changes"] == [{"field": "反馈方式", "old": "交卷后显示", "new": "每题作答后立即显示"}]
+
+
+def test_a_change_of_line_breaks_alone_is_still_a_change(app):
+    with app.test_request_context():
+        change, = field_changes({"d": ("简介", "第一段\n第二段")}, {"d": ("简介", "第一段\n\n第二段")})
+    assert change == {"field": "简介", "old": "第一段 第二段", "new": "（已修改）"}
