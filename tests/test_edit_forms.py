@@ -172,3 +172,21 @@ def test_the_account_form_round_trips_and_a_no_op_is_not_logged(admin, org):
     admin.post(f"/admin/users/{org['member_a']}", data=fields)
     entry, = events("user.updated")
     assert entry.details["changes"] == [{"field": "姓名", "old": "张伟", "new": "张伟伟"}]
+
+
+def test_the_quiz_settings_form_round_trips(admin, seed_lecture):
+    lecture_id = seed_lecture["lecture_id"]
+    url = f"/admin/lectures/{lecture_id}/quiz"
+    assert save_untouched(admin, url).status_code == 302
+    assert events("content.quiz_settings_saved") == []
+    fields = MultiDict(form_as_sent(admin.get(url).get_data(as_text=True)))
+    fields["feedback"] = "immediate"
+    admin.post(url, data=fields)
+    entry, = events("content.quiz_settings_saved")
+    assert entry.details["changes"] == [{"field": "反馈方式", "old": "交卷后显示", "new": "每题作答后立即显示"}]
+
+
+def test_a_change_of_line_breaks_alone_is_still_a_change(app):
+    with app.test_request_context():
+        change, = field_changes({"d": ("简介", "第一段\n第二段")}, {"d": ("简介", "第一段\n\n第二段")})
+    assert change == {"field": "简介", "old": "第一段 第二段", "new": "（已修改）"}

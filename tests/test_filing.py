@@ -53,6 +53,7 @@ def test_file_return_correct_and_file_again(app, org, closed_lecture):
     # Before filing, the record and the sheet say so; a status change needs no reason yet.
     assert DRAFT in coordinator.get(record_url).get_data(as_text=True)
     assert DRAFT in coordinator.get(sheet_url).get_data(as_text=True)
+    assert DRAFT in coordinator.get(f"/reports/lectures/{lecture_id}/venues/{venue_id}").get_data(as_text=True)
     coordinator.submit(f"/roster/{lv}/status", {"member_id": org["member_a2"], "status": "late"},
                        token_from=f"/roster/{lv}")
     assert status_of(lecture_id, org["member_a2"]) is Status.LATE
@@ -97,6 +98,8 @@ def test_file_return_correct_and_file_again(app, org, closed_lecture):
     record = coordinator.get(record_url).get_data(as_text=True)
     assert DRAFT not in record
     assert "更正：张伟（m0001） 缺席 → 出席" in record and "到场未扫码，有签到表为证" in record
+    assert "更正：张伟（m0001） 缺席 → 出席" in coordinator.get(
+        f"/reports/lectures/{lecture_id}/venues/{venue_id}").get_data(as_text=True)
 
     assert admin.submit(f"/filings/{lv}/review", {"acknowledge": "1"},
                         token_from=f"/lectures/{lecture_id}/filings").status_code == 302
@@ -183,3 +186,18 @@ def test_leave_approved_after_filing_shows_as_a_correction(app, org, closed_lect
     assert status_of(closed_lecture.id, org["member_a"]) is Status.EXCUSED
     record = coordinator.get(f"/reports/lectures/{closed_lecture.id}/venues/{org['branch_a']}/record")
     assert "更正：张伟（m0001） 缺席 → 请假" in record.get_data(as_text=True)
+
+
+def test_a_record_with_corrections_takes_as_many_queries_as_one_without(app, org, closed_lecture):
+    from .test_reports import count_queries
+
+    lv = link_id(closed_lecture.id, org["branch_a"])
+    coordinator = signed_in(app, "coord01")
+    coordinator.submit(f"/filings/{lv}/file", token_from=f"/roster/{lv}")
+    urls = [f"/reports/lectures/{closed_lecture.id}/venues/{org['branch_a']}/{page}" for page in ("record", "sheet")]
+    before = [count_queries(app, coordinator, url) for url in urls]
+    for key in ("member_a", "member_a2", "coord_a"):
+        coordinator.submit(f"/roster/{lv}/status", {"member_id": org[key], "status": "late", "reason": "补登"},
+                           token_from=f"/roster/{lv}")
+    assert db.session.scalar(sa.select(sa.func.count()).where(AttendanceChange.correction.is_(True))) == 3
+    assert [count_queries(app, coordinator, url) for url in urls] == before

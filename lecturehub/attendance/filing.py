@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from lecturehub.accounts.models import User
 from lecturehub.audit import services as audit
@@ -32,7 +32,7 @@ class FilingError(ValueError):
 def filings(lecture_id: int, venue_ids: list[int] | None = None) -> dict[int, VenueFiling]:
     """The lecture's filings by venue id (all venues, or only `venue_ids`), in one query."""
     query = sa.select(VenueFiling).where(VenueFiling.lecture_id == lecture_id).options(
-        selectinload(VenueFiling.filed_by), selectinload(VenueFiling.reviewed_by))
+        joinedload(VenueFiling.filed_by), joinedload(VenueFiling.reviewed_by))
     if venue_ids is not None:
         query = query.where(VenueFiling.venue_id.in_(venue_ids))
     return {f.venue_id: f for f in db.session.scalars(query)}
@@ -99,5 +99,5 @@ def corrections(lecture_id: int, user_ids: list[int]) -> list[AttendanceChange]:
         sa.select(AttendanceChange).where(AttendanceChange.lecture_id == lecture_id,
                                           AttendanceChange.user_id.in_(user_ids),
                                           AttendanceChange.correction.is_(True))
-        .options(selectinload(AttendanceChange.user), selectinload(AttendanceChange.changed_by))
+        .options(joinedload(AttendanceChange.user), joinedload(AttendanceChange.changed_by))
         .order_by(AttendanceChange.changed_at, AttendanceChange.id)))

@@ -56,8 +56,8 @@ def review(lecture_venue_id: int):
     link = managed_lecture_venue(lecture_venue_id)
     form = ReviewForm()
     if not form.validate_on_submit() or not (form.acknowledge.data or form.send_back.data):
-        return render_template("error.html", code=422,
-                               message=" ".join(map(str, form.comment.errors)) or _("Choose acknowledge or return.")), 422
+        message = " ".join(map(str, form.comment.errors)) or _("Choose acknowledge or return.")
+        return render_template("error.html", code=422, message=message), 422
     filing = db.session.scalar(db.select(VenueFiling).filter_by(lecture_id=link.lecture_id, venue_id=link.venue_id))
     if filing is None:
         return render_template("error.html", code=409, message=_("This record has not been filed yet.")), 409

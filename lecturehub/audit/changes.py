@@ -46,10 +46,12 @@ def shown(value: Any) -> str:
         return format(value.normalize(), "f")
     if isinstance(value, (list, tuple)):
         return "、".join(shown(item) for item in value)
-    return " ".join(str(value).split()) if isinstance(value, str) and "\n" in value else str(value)
+    return str(value)
 
 
 def _shortened(text: str) -> str:
+    """One line of at most SHOWN_TEXT_LIMIT characters: a Markdown body is named, not copied, in the log."""
+    text = " ".join(text.split()) if "\n" in text else text
     return text if len(text) <= SHOWN_TEXT_LIMIT else text[:SHOWN_TEXT_LIMIT - 1] + "…"
 
 
@@ -71,7 +73,7 @@ def field_changes(before: Described, after: Described) -> list[dict[str, str]]:
             continue
         old_short, new_short = _shortened(old_text), _shortened(_new_shown(old, new, new_text))
         if old_short == new_short:
-            new_short = _("(edited)")  # a long text that differs only after the shown part
+            new_short = _("(edited)")  # differs only after the shown part, or only in its line breaks
         changes.append({"field": str(label), "old": old_short, "new": new_short})
     return changes
 

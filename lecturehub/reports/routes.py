@@ -181,7 +181,8 @@ def lecture_venue(lecture_id: int, venue_id: int):
         return exported(lambda: _names_table(stats), f"attendance-lecture-{lecture.id}-{venue.code}", venue.name,
                         lecture_label(lecture, short=False))
     return render_template("reports/lecture_venue.html", lecture=lecture, venue=venue, stats=stats,
-                           keys=["present", "late", "excused", "absent", "pending", "made_up"])
+                           keys=["present", "late", "excused", "absent", "pending", "made_up"],
+                           **_filing_context(lecture, venue, stats))
 
 
 @bp.get("/lectures/<int:lecture_id>/venues/<int:venue_id>/record")
@@ -203,7 +204,7 @@ def signin_sheet(lecture_id: int, venue_id: int):
 
 
 def _filing_context(lecture, venue, stats) -> dict:
-    """Whether the printed record is a draft, its filing, and the corrections made after filing (three queries)."""
+    """Whether the printed record is a draft, its filing, and the corrections made after filing (two queries)."""
     filing = filing_services.filings(lecture.id, [venue.id]).get(venue.id)
     return {"filing": filing, "draft": filing_services.is_draft(lecture, filing),
             "corrections": filing_services.corrections(lecture.id, [m.user.id for m in stats.members])}

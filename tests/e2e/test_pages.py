@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from lecturehub.accounts.models import User
+from lecturehub.attendance import filing
 from lecturehub.attendance import services as attendance
 from lecturehub.attendance.models import LeaveRequest, Method
 from lecturehub.core.timeutil import utcnow
@@ -21,6 +22,7 @@ from lecturehub.courses.uploads import store_upload
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
 from lecturehub.quizzes.services import submit_attempt
+from lecturehub.venues.models import Venue
 
 from ..conftest import PASSWORD
 from .conftest import login
@@ -75,6 +77,8 @@ def site(org, seed_lecture, make_lecture, tmp_path):
     questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == seed.id)))
     attempt = submit_attempt(member.id, seed, questions, {q.id: q.answer for q in questions[:12]})
     add_material(seed, title="讲稿", kind=MaterialKind.FILE, stored=store_upload("讲稿.pdf", b"%PDF-1.4\n"))
+    # 第1分会场 has filed the seed lecture's record (the admin's filing page then shows its review form).
+    filing.file_record(seed, db.session.get(Venue, org["branch_a"]), db.session.get(User, org["coord_a"]))
     db.session.commit()
     article = db.session.scalar(sa.select(Material.id).where(Material.lecture_id == seed.id,
                                                              Material.kind == MaterialKind.ARTICLE))
@@ -115,7 +119,7 @@ def site(org, seed_lecture, make_lecture, tmp_path):
                     f"{branch_a_second}/sheet", f"/reports/courses/{second.course_id}/venues/{org['branch_a']}",
                     f"/reports/courses/{open_lecture.course_id}/venues/{org['branch_a']}",
                     f"/roster/{lv(second.id, 'branch_a')}", f"/lectures/{second.id}/quiz/analysis",
-                    f"/lectures/{second.id}/leave", "/reports/me"],
+                    f"/lectures/{second.id}/leave", "/reports/me", f"/lectures/{seed.id}/filings"],
         "admin": ["/home", "/admin/users", f"/admin/users/{org['coord_a']}", "/admin/audit", "/admin/content", "/admin/courses/new",
                   f"/admin/courses/{seed.course_id}/edit", "/admin/lectures/new", f"/admin/lectures/{seed.id}/edit",
                   f"/admin/lectures/{seed.id}/materials", f"/admin/lectures/{seed.id}/quiz",
@@ -125,7 +129,7 @@ def site(org, seed_lecture, make_lecture, tmp_path):
                   f"/reports/lectures/{second.id}", f"/lectures/{second.id}/quiz/analysis", "/reports/hours",
                   "/admin/roster", "/admin/venues", "/admin/venues/new",
                   f"/admin/venues/{org['branch_a']}/edit", f"/admin/venues/{org['branch_a']}/coordinators",
-                  "/no-such-page"],
+                  f"/lectures/{seed.id}/filings", f"/reports/lectures/{seed.id}", "/no-such-page"],
         None: ["/login"],
     }
 
