@@ -471,7 +471,7 @@ def set_status(lecture: Lecture, member: User, venue_id: int, status: Status, re
     if record is not None and record.status is status and record.reason == reason:
         return record  # nothing changes, so nothing is logged
     correction = old_status is not status and _correction_needed(
-        lecture, {member.home_venue_id, venue_id, record.venue_id if record else None}, reason)
+        lecture, {expected_venue_id(member, lecture), venue_id, record.venue_id if record else None}, reason)
     if record is None:
         record = AttendanceRecord(lecture_id=lecture.id, user_id=member.id, venue_id=venue_id, status=status,
                                   method=Method.ROSTER, reason=reason, updated_at=now,
@@ -566,7 +566,7 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
                if records.get(u.id) is None or records[u.id].status not in (Status.PRESENT, Status.LATE)]
     try:
         correction = bool(to_mark) and _correction_needed(
-            lecture, {venue.id} | {u.home_venue_id for u in to_mark}, correction_reason)
+            lecture, {venue.id} | {expected_venue_id(u, lecture) for u in to_mark}, correction_reason)
     except CorrectionError as exc:
         raise SheetError([str(exc)]) from exc
     reason = _("Paper sign-in sheet") + (f": {correction_reason.strip()}" if correction else "")
@@ -627,15 +627,16 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
     leave.state = LeaveState.APPROVED if approve else LeaveState.REFUSED
     leave.decided_by_id, leave.decided_at, leave.decision_note = by.id, now, note
     if approve:
+        lecture = db.session.get(Lecture, leave.lecture_id)
         record = db.session.scalar(sa.select(AttendanceRecord).where(
             AttendanceRecord.lecture_id == leave.lecture_id, AttendanceRecord.user_id == leave.user_id))
         # Approved after the venue filed its record (a late decision): the member's absence becomes leave on a
         # filed record, so it shows there as a correction, the leave reason being its reason.
         correction = (record is None or record.status is Status.ABSENT) and bool(
-            filed_venue_ids(leave.lecture_id, {leave.user.home_venue_id}))
+            filed_venue_ids(leave.lecture_id, {expected_venue_id(leave.user, lecture)}))
         if record is None:
             record = AttendanceRecord(lecture_id=leave.lecture_id, user_id=leave.user_id,
-                                      venue_id=expected_venue_id(leave.user, db.session.get(Lecture, leave.lecture_id)),
+                                      venue_id=expected_venue_id(leave.user, lecture),
                                       status=Status.EXCUSED, method=Method.LEAVE,
                                       reason=leave.reason, updated_at=now)
             db.session.add(record)
