@@ -440,3 +440,19 @@ def test_offline_desk_only_for_the_venues_coordinators(client, org, open_lecture
 def test_venue_page_links_to_its_device_tokens(client, org):
     client.login("coord01")
     assert f"/venues/{org['branch_a']}/devices" in client.get(f"/venues/{org['branch_a']}").get_data(as_text=True)
+
+
+@pytest.mark.backend("sqlite")  # test_faults covers the database side on both; this is the API's answer
+def test_a_database_that_cannot_write_answers_503_json_and_keeps_nothing(app, org, open_lecture, token_for, tmp_path):
+    from .conftest import make_test_app
+
+    token = token_for()
+    path = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    read_only = make_test_app(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path)
+    response = read_only.test_client().post(checkins_url(org, open_lecture), json=scan("m0001", utcnow(), "nonce-ro-1"),
+                                            headers=bearer(token))
+    assert response.status_code == 503 and response.is_json
+    assert response.get_json()["code"] == "unavailable" and response.headers["Retry-After"]
+    assert records(open_lecture.id) == []
+    with read_only.app_context():
+        db.engine.dispose()
