@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+
 from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema

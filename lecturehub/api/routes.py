@@ -221,11 +221,16 @@ def check_in_batch(venue_id: int, lecture_id: int):
     venue = _venue(venue_id)
     lecture = _lecture(venue, lecture_id)
     body = json_body(schemas.ScanBatch)
-    results = []
-    for scan in body.scans:
+    results: list[schemas.ScanResult | None] = [None] * len(body.scans)
+    # Members in one order for every batch, so two devices' batches never lock the same records crosswise;
+    # a member's earliest scan first, so it is the one that counts.
+    order = sorted(range(len(body.scans)),
+                   key=lambda i: (api.member_key(body.scans[i].member), body.scans[i].scanned_at))
+    for index in order:
+        scan = body.scans[index]
         answer, replayed = api.submit_scan(lecture, venue, api.ScanInput(scan.member, scan.scanned_at, scan.nonce),
                                            device=g.device, by=g.api_user)
-        results.append(_scan_result(answer, replayed))
+        results[index] = _scan_result(answer, replayed)
     return _reply(schemas.BatchResult(results=results))
 
 
