@@ -1,6 +1,7 @@
 """The kiosk API: device tokens, access, JSON errors, idempotent check-ins with scan times, the roster."""
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -16,8 +17,6 @@ from lecturehub.audit.models import AuditEvent
 from lecturehub.core.timeutil import utcnow
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
-
-from .conftest import CSRF_RE
 
 
 @pytest.fixture
@@ -170,7 +169,8 @@ def test_signed_in_coordinator_uses_own_venue_with_csrf_header_only(client, org,
     no_csrf = client.post(checkins_url(org, open_lecture), json=body)
     assert no_csrf.status_code == 400 and no_csrf.get_json()["code"] == "csrf_failed"
     assert records(open_lecture.id) == []
-    token = CSRF_RE.search(client.get(f"/desk/{_link_id(open_lecture, org['branch_a'])}").get_data(as_text=True)).group(1)
+    desk_page = client.get(f"/desk-app/{_link_id(open_lecture, org['branch_a'])}").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', desk_page).group(1)
     ok = client.post(checkins_url(org, open_lecture), json=body, headers={"X-CSRFToken": token})
     assert ok.status_code == 201, ok.get_json()
     [record] = records(open_lecture.id)
@@ -440,3 +440,32 @@ def test_offline_desk_only_for_the_venues_coordinators(client, org, open_lecture
 def test_venue_page_links_to_its_device_tokens(client, org):
     client.login("coord01")
     assert f"/venues/{org['branch_a']}/devices" in client.get(f"/venues/{org['branch_a']}").get_data(as_text=True)
+
+
+@pytest.mark.backend("sqlite")  # test_faults covers the database side on both; this is the API's answer
+def test_a_database_that_cannot_write_answers_503_json_and_keeps_nothing(app, org, open_lecture, token_for, tmp_path):
+    from .conftest import make_test_app
+
+    token = token_for()
+    path = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    read_only = make_test_app(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path)
+    response = read_only.test_client().post(checkins_url(org, open_lecture), json=scan("m0001", utcnow(), "nonce-ro-1"),
+                                            headers=bearer(token))
+    assert response.status_code == 503 and response.is_json
+    assert response.get_json()["code"] == "unavailable" and response.headers["Retry-After"]
+    assert records(open_lecture.id) == []
+    with read_only.app_context():
+        db.engine.dispose()
+
+
+def test_a_member_scanned_twice_in_one_batch_counts_by_the_earlier_scan(client, org, make_lecture, token_for):
+    lecture = make_lecture(utcnow() - timedelta(minutes=20))  # on time until 10 minutes ago
+    token = token_for()
+    later, earlier = lecture.starts_at + timedelta(minutes=15), lecture.starts_at + timedelta(minutes=1)
+    response = client.post(checkins_url(org, lecture, batch=True), headers=bearer(token), json={"scans": [
+        scan("LH-MEMBER:m0001", later, "twice-later"), scan("m0001", earlier, "twice-earlier")]})
+    results = response.get_json()["results"]
+    assert [(r["nonce"], r["outcome"]) for r in results] == [("twice-later", "already_checked_in"),
+                                                           ("twice-earlier", "checked_in")]
+    [record] = records(lecture.id)
+    assert record.status is Status.PRESENT and abs(record.checked_in_at - earlier) < timedelta(milliseconds=1)

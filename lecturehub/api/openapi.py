@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import wraps
 
 from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
@@ -53,21 +52,14 @@ class ApiRegistry:
 
     def route(self, rule: str, method: str = "GET", *, summary: str, responses: dict[int, tuple[str, type]],
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None, public: bool = False):
-        """Register a view; it receives `body=` and/or `query=` as validated models."""
+        """Register a view and describe it. The view reads its input with `json_body` and `query_args`
+        after it has checked the caller's access, so a stranger learns nothing from validation errors."""
 
         def decorator(view):
-            @wraps(view)
-            def wrapped(**kwargs):
-                if body is not None:
-                    kwargs["body"] = _validated(body, _json_body())
-                if query is not None:
-                    kwargs["query"] = _validated(query, request.args.to_dict())
-                return view(**kwargs)
-
-            self.blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[method])
+            self.blueprint.add_url_rule(rule, view.__name__, view, methods=[method])
             self.operations.append(Operation(rule, method.lower(), view.__name__, summary,
                                              (view.__doc__ or "").strip(), body, query, responses, public))
-            return wrapped
+            return view
 
         return decorator
 
@@ -135,12 +127,18 @@ def _query_parameters(model: type[BaseModel] | None) -> list[dict]:
     return parameters
 
 
-def _json_body():
+def json_body(model: type[BaseModel]):
+    """The request's JSON body validated by `model`: 400 invalid_json, 422 invalid_request."""
     raw = request.get_data(cache=True)
     try:
-        return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # an empty body included
         raise ApiError(400, "invalid_json") from exc
+    return _validated(model, data)
+
+
+def query_args(model: type[BaseModel]):
+    return _validated(model, request.args.to_dict())
 
 
 def _validated(model: type[BaseModel], data):

@@ -23,7 +23,7 @@ from lecturehub.venues.models import Venue
 from . import schemas
 from . import services as api
 from .errors import ApiError, error_response
-from .openapi import ApiRegistry
+from .openapi import ApiRegistry, json_body, query_args
 
 URL_PREFIX = "/api/v1"
 bp = Blueprint("api_v1", __name__, url_prefix=URL_PREFIX)
@@ -167,11 +167,12 @@ class RosterQuery(BaseModel):
 
 @registry.route(LECTURE + "/roster", summary="The venue's expected members and their status (a versioned snapshot)",
                 query=RosterQuery, responses={200: ("The roster, or what changed since `since`", schemas.Roster)})
-def roster(venue_id: int, lecture_id: int, query: RosterQuery):
+def roster(venue_id: int, lecture_id: int):
     """Expected members of the venue and visitors who checked in here. Keep it on the device to check members
     in while offline; fetch `?since=<version>` to update it and apply the rows by `member_no`."""
     venue = _venue(venue_id)
     lecture = _lecture(venue, lecture_id)
+    query = query_args(RosterQuery)
     snapshot = api.roster_snapshot(lecture, venue, query.since)
     members = [schemas.RosterMember(
         member_no=row.user.member_no or row.user.username, name=row.user.name, expected_here=row.expected_here,
@@ -200,11 +201,12 @@ SCAN_STATUS = {"checked_in": 201, "already_checked_in": 200, "checked_in_elsewhe
                           "`code`: `unknown_member`, `not_open`, `closed`, `scanned_in_future`, `too_late_to_send`)",
                           schemas.ScanResult),
                 })
-def check_in(venue_id: int, lecture_id: int, body: schemas.Scan):
+def check_in(venue_id: int, lecture_id: int):
     """One scan. Sending the same `nonce` again, even at the same moment, gives the same answer and
     one check-in."""
     venue = _venue(venue_id)
     lecture = _lecture(venue, lecture_id)
+    body = json_body(schemas.Scan)
     answer, replayed = api.submit_scan(lecture, venue, api.ScanInput(body.member, body.scanned_at, body.nonce),
                                        device=g.device, by=g.api_user)
     status = SCAN_STATUS.get(answer["outcome"], 409)
@@ -213,16 +215,22 @@ def check_in(venue_id: int, lecture_id: int, body: schemas.Scan):
 
 @registry.route(LECTURE + "/checkins/batch", "POST", summary="Send scans queued on the device",
                 body=schemas.ScanBatch, responses={200: ("One result per scan, in order", schemas.BatchResult)})
-def check_in_batch(venue_id: int, lecture_id: int, body: schemas.ScanBatch):
+def check_in_batch(venue_id: int, lecture_id: int):
     """Up to 200 scans, e.g. those queued while the network was down. Each counts by its own `scanned_at`;
     conflicts and refusals come back per scan, and scans already sent (same nonce) are answered again."""
     venue = _venue(venue_id)
     lecture = _lecture(venue, lecture_id)
-    results = []
-    for scan in body.scans:
+    body = json_body(schemas.ScanBatch)
+    results: list[schemas.ScanResult | None] = [None] * len(body.scans)
+    # Members in one order for every batch, so two devices' batches never lock the same records crosswise;
+    # a member's earliest scan first, so it is the one that counts.
+    order = sorted(range(len(body.scans)),
+                   key=lambda i: (api.member_key(body.scans[i].member), body.scans[i].scanned_at))
+    for index in order:
+        scan = body.scans[index]
         answer, replayed = api.submit_scan(lecture, venue, api.ScanInput(scan.member, scan.scanned_at, scan.nonce),
                                            device=g.device, by=g.api_user)
-        results.append(_scan_result(answer, replayed))
+        results[index] = _scan_result(answer, replayed)
     return _reply(schemas.BatchResult(results=results))
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lecturehub.accounts.models import User
 from lecturehub.attendance import services as attendance
 from lecturehub.attendance.models import AttendanceRecord, CheckinScan, DeviceToken, Method, Status
-from lecturehub.attendance.routes import find_member
+from lecturehub.attendance.routes import MEMBER_CARD_PREFIX, find_member
 from lecturehub.audit import services as audit
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
@@ -144,6 +144,12 @@ def answer_message(answer: dict) -> str:
 def status_text(status: str | None) -> str:
     return {"present": _("Present"), "late": _("Late"), "excused": _("Excused"),
             "absent": _("Absent")}.get(status or "", "")
+
+
+def member_key(text: str) -> str:
+    """The member number a scan names, typed or read from a card, for ordering scans by member."""
+    value = text.strip().upper()
+    return value.removeprefix(MEMBER_CARD_PREFIX)
 
 
 @dataclass

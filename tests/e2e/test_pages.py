@@ -119,7 +119,9 @@ def site(org, seed_lecture, make_lecture, tmp_path):
                     f"{branch_a_second}/sheet", f"/reports/courses/{second.course_id}/venues/{org['branch_a']}",
                     f"/reports/courses/{open_lecture.course_id}/venues/{org['branch_a']}",
                     f"/roster/{lv(second.id, 'branch_a')}", f"/lectures/{second.id}/quiz/analysis",
-                    f"/lectures/{second.id}/leave", "/reports/me", f"/lectures/{seed.id}/filings"],
+                    f"/lectures/{second.id}/leave", "/reports/me", f"/lectures/{seed.id}/filings",
+                    f"/venues/{org['branch_a']}/devices", "/desk-app/", f"/desk-app/{lv(open_lecture.id, 'branch_a')}"],
+
         "admin": ["/home", "/admin/users", f"/admin/users/{org['coord_a']}", "/admin/audit", "/admin/content", "/admin/courses/new",
                   f"/admin/courses/{seed.course_id}/edit", "/admin/lectures/new", f"/admin/lectures/{seed.id}/edit",
                   f"/admin/lectures/{seed.id}/materials", f"/admin/lectures/{seed.id}/quiz",
