@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lecturehub.accounts import services as accounts
-from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+from lecturehub.accounts.models import MembershipChange, Role, User
 from lecturehub.attendance import services as attendance
-from lecturehub.attendance.models import AttendanceRecord, Method, Status
+from lecturehub.attendance.models import AttendanceRecord, Method
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question, QuizAttempt
