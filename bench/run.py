@@ -78,7 +78,7 @@ def environment(url: str) -> dict:
 
 def build_data(app, members: int, lecture_count: int) -> dict:
     """Venues, members, past lectures with realistic attendance, and one lecture open for check-in now."""
-    from lecturehub.accounts.models import Role, User, hash_password
+    from lecturehub.accounts.models import Membership, MembershipChange, Role, User, hash_password
     from lecturehub.attendance.models import AttendanceRecord, Method, Status
     from lecturehub.courses.models import Course, Lecture, LectureVenue
     from lecturehub.demo import demo_venues
@@ -132,6 +132,13 @@ def build_data(app, members: int, lecture_count: int) -> dict:
         db.session.add_all(lectures + [live, probe, *wave_lectures.values()])
         db.session.commit()
         member_rows = db.session.execute(sa.select(User.id, User.home_venue_id).where(User.role == Role.MEMBER)).all()
+        # Every member belongs to their venue since before the first lecture, so every lecture expects them all.
+        db.session.execute(sa.insert(Membership), [
+            {"user_id": user_id, "venue_id": venue_id, "starts_at": first - timedelta(days=365),
+             "began_how": MembershipChange.JOINED, "reason": ""}
+            for user_id, venue_id in db.session.execute(sa.select(User.id, User.home_venue_id)
+                                                        .where(User.home_venue_id.is_not(None)))])
+        db.session.commit()
         batch, attempts, records = [], [], 0
         for lecture in lectures:
             for user_id, venue_id in member_rows:

@@ -2,23 +2,30 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lecturehub.accounts import services as accounts
-from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+from lecturehub.accounts.models import MembershipChange, Role, User
 from lecturehub.attendance import services as attendance
-from lecturehub.attendance.models import AttendanceRecord, Method, Status
+from lecturehub.attendance.models import AttendanceRecord, Method
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question, QuizAttempt
 from lecturehub.reports import services as reports
 from lecturehub.venues.models import Venue
+
+from .conftest import POSTGRES_ADMIN_URL, PROJECT_ROOT
 
 UTC = timezone.utc
 
@@ -340,3 +347,68 @@ def test_a_coordinator_sees_only_their_own_venues_membership_history(client, org
     client.login("coord01")
     assert client.get(f"/venues/{org['branch_a']}/members").status_code == 200
     assert client.get(f"/venues/{org['branch_b']}/members").status_code == 403
+
+
+# --- the migration -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def empty_database(database_url, tmp_path):
+    """A database of its own on the same backend, for running the migrations step by step."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
+        return
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"lecturehub_migrate_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _flask(url: str, *args: str) -> None:
+    env = dict(os.environ, LECTUREHUB_DATABASE_URL=url, LECTUREHUB_SECRET_KEY="tests-only-secret")
+    subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", *args], cwd=PROJECT_ROOT, env=env,
+                   check=True, capture_output=True)
+
+
+def test_the_migration_gives_existing_accounts_a_membership_that_keeps_past_reports(empty_database):
+    _flask(empty_database, "db", "upgrade", "8fdfd9f5bf65")
+    engine = sa.create_engine(empty_database)
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    lecture_start = datetime(2020, 12, 29, 6, tzinfo=UTC)
+    sqlite = empty_database.startswith("sqlite")
+    stamp = (lambda moment: moment.replace(tzinfo=None)) if sqlite else (lambda moment: moment)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO venue (id, code, name, kind, position) VALUES "
+                             "(1, 'b01', '第1分会场', 'branch', 1), (2, 'b02', '第2分会场', 'branch', 2)"))
+        conn.execute(sa.text(
+            'INSERT INTO "user" (id, username, name, role, home_venue_id, password_hash, active, '
+            "must_change_password, created_at) VALUES "
+            "(1, 'm1', '甲', 'member', 1, 'x', true, false, :created), "
+            "(2, 'm2', '乙', 'member', 2, 'x', true, false, :created), "
+            "(3, 'm3', '丙', 'member', 1, 'x', false, false, :created), "
+            "(4, 'admin', '管理员', 'admin', NULL, 'x', true, false, :created)"), {"created": stamp(created)})
+        conn.execute(sa.text("INSERT INTO course (id, slug, title, description_md, position, published) "
+                             "VALUES (1, 'c', '专题', '', 0, true)"))
+        conn.execute(sa.text(
+            "INSERT INTO lecture (id, course_id, slug, title, speaker, host, starts_at, ends_at, format, "
+            "study_hours, summary_md, quiz_pass_mark, published) VALUES (1, 1, 'l', '党课', '主讲', '', :start, "
+            ":end, 'in_person', 2, '', 80, true)"),
+            {"start": stamp(lecture_start), "end": stamp(lecture_start + timedelta(hours=2))})
+        conn.execute(sa.text("INSERT INTO lecture_venue (lecture_id, venue_id) VALUES (1, 1)"))
+    _flask(empty_database, "db", "upgrade")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT user_id, venue_id, starts_at, ends_at, began_how FROM membership "
+                                    "ORDER BY user_id")).all()
+        archive = conn.execute(sa.text("SELECT archive FROM lecture")).scalar_one()
+        links = conn.execute(sa.text("SELECT lecture_id, venue_id FROM lecture_venue")).all()
+    engine.dispose()
+    assert links == [(1, 1)]  # adding the column kept the lecture's venues (no table copy cascading deletes)
+    as_utc = (lambda value: datetime.fromisoformat(str(value)).replace(tzinfo=UTC)) if sqlite else (lambda v: v)
+    # m1's venue took part in the 2020 lecture: their membership reaches back to it, so it still expects them.
+    # m2's venue had no lecture: from the account's creation. Disabled m3 and the venue-less admin: none.
+    assert [(r[0], r[1], as_utc(r[2]), r[3], r[4]) for r in rows] == [
+        (1, 1, lecture_start, None, "joined"), (2, 2, created, None, "joined")]
+    assert archive in (False, 0)

@@ -22,10 +22,12 @@ def import_command(path: Path, archive_past: bool | None):
     try:
         if archive_past is None:
             past = undecided_past_lectures(read_bundle(path))
-            if past:
+            # With nobody to count absent (a new organisation), either answer gives the same records.
+            affected = members_who_would_get_makeup(past)
+            if affected:
                 raise click.ClickException(
                     f"{len(past)} new lecture(s) ended in the past ({', '.join(lec.slug for lec in past)}). "
-                    f"Imported as ordinary lectures, {members_who_would_get_makeup(past)} member(s) would count "
+                    f"Imported as ordinary lectures, {affected} member(s) would count "
                     "as absent and get make-up tasks. Choose --archive (content only, no attendance) or "
                     "--no-archive, or say `archive: true` or `archive: false` in lecture.yaml; nothing was imported.")
         summary = import_content(path, archive_past)

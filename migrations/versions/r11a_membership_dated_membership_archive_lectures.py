@@ -49,10 +49,11 @@ def upgrade():
         batch_op.create_index('ix_membership_venue_id_starts_at', ['venue_id', 'starts_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_membership_user_id'), ['user_id'], unique=False)
 
-    with op.batch_alter_table('lecture', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('archive', sa.Boolean(), server_default=sa.false(), nullable=False))
-
     _first_memberships(membership)
+
+    # A plain ADD COLUMN, not batch mode: on SQLite batch mode would copy and drop `lecture`, and with foreign
+    # keys on, dropping it would cascade to every lecture's venues, key points and attendance records.
+    op.add_column('lecture', sa.Column('archive', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def _first_memberships(membership: sa.Table) -> None:
@@ -87,8 +88,8 @@ def _as_utc(bind, value):
 
 
 def downgrade():
-    with op.batch_alter_table('lecture', schema=None) as batch_op:
-        batch_op.drop_column('archive')
+    # SQLite 3.35+ drops a column in place (batch mode would recreate `lecture` and cascade, see upgrade()).
+    op.drop_column('lecture', 'archive')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_user_id'))
         batch_op.drop_index('ix_membership_venue_id_starts_at')
