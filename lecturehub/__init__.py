@@ -38,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     _init_extensions(app)
     app.url_map.converters["int"] = IdConverter
     _register_blueprints(app)
+    _connect_packages(app)
     _register_cli(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
@@ -106,15 +107,30 @@ def _register_blueprints(app: Flask) -> None:
     from .core.routes import bp as core_bp
     from .courses.authoring import bp as authoring_bp
     from .courses.routes import bp as courses_bp
+    from .organisation.routes import bp as organisation_bp
     from .quizzes.bank import bp as quiz_bank_bp
     from .quizzes.routes import bp as quizzes_bp
     from .reports.routes import bp as reports_bp
     from .venues.admin import bp as venue_admin_bp
-    from .venues.routes import bp as venues_bp
 
-    for blueprint in (core_bp, accounts_bp, memberships_bp, venues_bp, venue_admin_bp, courses_bp, authoring_bp,
+    for blueprint in (core_bp, accounts_bp, memberships_bp, organisation_bp, venue_admin_bp, courses_bp, authoring_bp,
                       quizzes_bp, quiz_bank_bp, attendance_bp, filing_bp, reports_bp, audit_bp, api_bp, kiosk_bp):
         app.register_blueprint(blueprint)
+
+
+def _connect_packages(app: Flask) -> None:
+    """Where a lower package's page or event is extended by a package built on it, without importing it.
+
+    Listed here, at app creation, so that every such seam can be found in one place."""
+    from .attendance.routes import lecture_panel as checkin_panel
+    from .audit.services import record_export
+    from .core.exports import table_exported
+    from .courses.panels import register_lecture_panel
+    from .quizzes.routes import lecture_panel as quiz_panel
+
+    register_lecture_panel(app, "status", checkin_panel)
+    register_lecture_panel(app, "study", quiz_panel)
+    table_exported.connect(record_export)
 
 
 def _register_cli(app: Flask) -> None:
@@ -169,22 +185,7 @@ def _register_error_handlers(app: Flask) -> None:
         """
         if isinstance(error, sa.exc.InternalError) and not _is_read_only_error(error):
             raise error  # any other internal error is a bug: let the 500 handler report it
-        app.logger.error("database unavailable on %s %s: %s", request.method, request.path, error.orig)
-        try:
-            db.session.rollback()
-        except sa.exc.SQLAlchemyError:
-            db.session.remove()
-        headers = {"Retry-After": "30"}
-        if api_errors.is_api_request():
-            response = api_errors.error_response(503, "unavailable")
-            response.headers.update(headers)
-            return response
-        try:
-            return render_template("error.html", code=503, message=messages[503]), 503, headers
-        except sa.exc.SQLAlchemyError:
-            # The page itself needs the database (the signed-in user); say it in plain text instead.
-            db.session.remove()
-            return str(messages[503]), 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
+        return _database_unavailable_response(app, error, messages[503])
 
     @app.errorhandler(StaleDataError)
     def changed_meanwhile(error: StaleDataError):
@@ -199,6 +200,28 @@ def _register_error_handlers(app: Flask) -> None:
         if api_errors.is_api_request():
             return api_errors.error_response(500, "server_error")
         return render_template("error.html", code=500, message=messages[500]), 500
+
+
+def _database_unavailable_response(app: Flask, error: sa.exc.DBAPIError, message):
+    """Roll back, log what the administrator has to fix, and tell the member (or the kiosk) to try again."""
+    from .api import errors as api_errors
+
+    app.logger.error("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.remove()
+    headers = {"Retry-After": "30"}
+    if api_errors.is_api_request():
+        response = api_errors.error_response(503, "unavailable")
+        response.headers.update(headers)
+        return response
+    try:
+        return render_template("error.html", code=503, message=message), 503, headers
+    except sa.exc.SQLAlchemyError:
+        # The page itself needs the database (the signed-in user); say it in plain text instead.
+        db.session.remove()
+        return str(message), 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
 
 
 def _is_read_only_error(error: sa.exc.DBAPIError) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash
 
+from lecturehub.core.permissions import Role  # noqa: F401  (re-exported: most packages import it from here)
 from lecturehub.core.timeutil import utcnow
 from lecturehub.core.types import UTCDateTime
 from lecturehub.extensions import db
@@ -78,12 +79,6 @@ def needs_rehash(password_hash: str) -> bool:
         return password_hasher().check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
-
-
-class Role(str, enum.Enum):
-    MEMBER = "member"
-    COORDINATOR = "coordinator"
-    ADMIN = "admin"
 
 
 coordinator_venue = Table(

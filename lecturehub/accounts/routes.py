@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, password change, the home page of each role, and the admin's user list."""
+"""Sign-in, sign-out, password change, the account page, and the admin's user list."""
 from __future__ import annotations
 
 import hashlib
@@ -82,7 +82,7 @@ def _sign_in_failed(response) -> bool:
 @limiter.limit(_login_account_limit, methods=["POST"], key_func=_account_key, deduct_when=_sign_in_failed)
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.home"))
+        return redirect(url_for("organisation.home"))
     form = LoginForm()
     if not form.is_submitted():
         # Ticked by default on phones, the devices that come back to every lecture (Chromium's Sec-CH-UA-Mobile
@@ -99,7 +99,7 @@ def login():
             session.permanent = bool(form.remember.data)
             login_user(user)
             target = request.args.get("next")
-            return redirect(target if is_safe_next(target) else url_for("accounts.home"))
+            return redirect(target if is_safe_next(target) else url_for("organisation.home"))
         form.password.errors.append(_("The user name or password is wrong."))
         services.record_failed_sign_in(form.username.data)
         status = 401
@@ -135,7 +135,7 @@ def change_password():
             else:
                 flash(_("Your password has been changed."), "success")
                 target = request.args.get("next")
-                return redirect(target if is_safe_next(target) else url_for("accounts.home"))
+                return redirect(target if is_safe_next(target) else url_for("organisation.home"))
     elif form.is_submitted():
         status = 422
     return render_template("accounts/change_password.html", form=form), status
@@ -172,30 +172,6 @@ def sign_out_everywhere():
     logout_user()
     flash(_("You have signed out on every device."), "success")
     return redirect(url_for("accounts.login"))
-
-
-@bp.get("/home")
-@login_required
-def home():
-    from lecturehub.courses.services import visible_courses  # the home page gathers from several packages
-
-    courses = visible_courses(current_user)
-    if current_user.is_admin:
-        counts = {
-            "venues": db.session.scalar(sa.select(sa.func.count(Venue.id))),
-            "users": db.session.scalar(sa.select(sa.func.count(User.id))),
-            "members": db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.MEMBER)),
-            "courses": len(courses),
-        }
-        return render_template("accounts/home_admin.html", counts=counts, courses=courses)
-    venue_sizes = {}
-    if current_user.is_coordinator:
-        venue_ids = [v.id for v in current_user.coordinated_venues]
-        venue_sizes = dict(db.session.execute(
-            sa.select(User.home_venue_id, sa.func.count(User.id))
-            .where(User.home_venue_id.in_(venue_ids)).group_by(User.home_venue_id)
-        ).all())
-    return render_template("accounts/home.html", courses=courses, venue_sizes=venue_sizes)
 
 
 @bp.get("/admin/users")
@@ -406,7 +382,7 @@ def venue_coordinators(venue_id: int):
             db.session.commit()
             flash(_("The coordinators have been saved.") if added or removed else _("Nothing was changed."),
                   "success")
-            return redirect(url_for("venues.venue_detail", venue_id=venue.id))
+            return redirect(url_for("organisation.venue_detail", venue_id=venue.id))
     elif form.is_submitted():
         status = 422
     return render_template("accounts/venue_coordinators.html", venue=venue, form=form), status

@@ -14,10 +14,11 @@ from wtforms import SelectChoice
 from lecturehub.accounts import services as account_services
 from lecturehub.accounts.models import Role, User
 from lecturehub.core.addresses import link_warning, public_url_for
-from lecturehub.core.permissions import role_required
 from lecturehub.core.numbers import percent
+from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
+from lecturehub.courses.panels import LecturePanel
 from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
@@ -492,58 +493,29 @@ def checkin_settings(lecture_id: int):
                            window=services.window_of(lecture)), status
 
 
-@bp.app_template_global()
-def attendance_panel(lecture: Lecture) -> dict:
-    """What the lecture page shows about attendance for the signed-in user."""
+def lecture_panel(user, lecture: Lecture) -> LecturePanel:
+    """The lecture page's check-in panel for `user`: the window, their record or leave, and their venues' links.
+
+    Registered with courses' lecture page at app creation (courses knows nothing of attendance)."""
     now = utcnow()
     window = services.window_of(lecture)
     phase = window.phase(now)
     record = db.session.scalar(sa.select(AttendanceRecord).where(
-        AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id == current_user.id))
+        AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id == user.id))
     leave = db.session.scalar(sa.select(LeaveRequest).where(
-        LeaveRequest.lecture_id == lecture.id, LeaveRequest.user_id == current_user.id))
+        LeaveRequest.lecture_id == lecture.id, LeaveRequest.user_id == user.id))
     links = list(db.session.scalars(
         sa.select(LectureVenue).join(Venue, Venue.id == LectureVenue.venue_id)
         .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position)))
-    expected = services.expected_venue_id(current_user, lecture) is not None
-    managed = [link for link in links if current_user.can_manage_venue(link.venue_id)] \
-        if current_user.role in (Role.COORDINATOR, Role.ADMIN) else []
-    return {
+    expected = services.expected_venue_id(user, lecture) is not None
+    managed = [link for link in links if user.can_manage_venue(link.venue_id)] \
+        if user.role in (Role.COORDINATOR, Role.ADMIN) else []
+    return LecturePanel("attendance/_lecture_panel.html", {
         "window": window, "phase": phase, "record": record, "leave": leave, "expected": expected,
         "status": services.effective_status(record, phase) if expected or record else None,
         "managed": managed, "code_form": CodeForm(formdata=None),
         "can_ask_leave": expected and now < lecture.starts_at and record is None
         and (leave is None or leave.state is LeaveState.REFUSED),
         "needs_makeup": phase is services.Phase.CLOSED and expected
-        and services.needs_makeup(current_user, lecture, now) is not None,
-    }
-
-
-@bp.app_template_global()
-def makeup_tasks() -> list[services.MakeupTask]:
-    """The signed-in member's open make-up tasks, for the home page."""
-    return services.open_makeup_tasks(current_user)
-
-
-@bp.app_template_global()
-def door_today() -> list[tuple[Lecture, list[LectureVenue]]]:
-    """Today's lectures at the venues the signed-in coordinator runs (every venue for admins), for the home page."""
-    if current_user.is_admin:
-        return services.door_lectures(None)
-    if not current_user.is_coordinator:
-        return []
-    return services.door_lectures([v.id for v in current_user.coordinated_venues])
-
-
-@bp.app_template_global()
-def leaves_to_decide() -> list[tuple[LeaveRequest, Lecture, int]]:
-    """Leave requests waiting for the signed-in coordinator, for the home page."""
-    if not current_user.is_coordinator:
-        return []
-    return services.waiting_leaves([v.id for v in current_user.coordinated_venues])
-
-
-@bp.app_template_global()
-def open_checkins() -> list[Lecture]:
-    """Lectures the signed-in member can check in to right now, for the home page."""
-    return services.open_checkin_lectures(current_user)
+        and services.needs_makeup(user, lecture, now) is not None,
+    })

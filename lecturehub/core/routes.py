@@ -18,7 +18,7 @@ bp = Blueprint("core", __name__, template_folder="templates", static_folder="sta
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
-    return redirect(url_for("accounts.home"))
+    return redirect(url_for("organisation.home"))
 
 
 @bp.get("/healthz")

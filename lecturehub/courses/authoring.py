@@ -7,9 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from lecturehub.accounts.models import Role
 from lecturehub.core.markdown import render_markdown
-from lecturehub.core.permissions import role_required
+from lecturehub.core.permissions import Role, role_required
 from lecturehub.core.timeutil import parse_local, to_local
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue

@@ -8,12 +8,12 @@ from wtforms import (
     DecimalField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
     URLField,
 )
-from wtforms import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from lecturehub.core.fields import MultiCheckboxField

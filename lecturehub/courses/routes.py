@@ -10,6 +10,7 @@ from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
 from .models import LectureFormat, LectureVenue
+from .panels import lecture_panels
 from .services import get_course_for, get_lecture_for, get_material_for, visible_courses
 from .uploads import stored_path
 
@@ -34,15 +35,13 @@ def course_detail(course_id: int):
 @bp.get("/lectures/<int:lecture_id>")
 @login_required
 def lecture_detail(lecture_id: int):
-    from lecturehub.quizzes.services import lecture_quiz_summary  # quizzes builds on courses
-
     lecture = get_lecture_for(current_user, lecture_id)
     venues = list(db.session.scalars(
         sa.select(Venue).join(LectureVenue, LectureVenue.venue_id == Venue.id)
         .where(LectureVenue.lecture_id == lecture.id).order_by(Venue.position)
     ))
-    quiz = lecture_quiz_summary(current_user.id, lecture.id)
-    return render_template("courses/lecture_detail.html", lecture=lecture, venues=venues, quiz=quiz)
+    return render_template("courses/lecture_detail.html", lecture=lecture, venues=venues,
+                           panels=lecture_panels(current_user, lecture))
 
 
 @bp.get("/lectures/<int:lecture_id>/materials/<int:material_id>")

@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from lecturehub.accounts.models import Role
+from lecturehub.core.exports import Column, Table, download
 from lecturehub.core.permissions import role_required
+from lecturehub.courses.panels import LecturePanel
 from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
 
@@ -117,6 +119,17 @@ def attempt_detail(attempt_id: int):
     return render_template("quizzes/attempt.html", attempt=attempt, lecture=lecture, rows=rows, letters=LETTERS)
 
 
+def lecture_panel(user, lecture) -> LecturePanel:
+    """The lecture page's self-check section: how many questions, the user's best score, the way in.
+
+    Registered with courses' lecture page at app creation (courses knows nothing of quizzes)."""
+    quiz = services.lecture_quiz_summary(user.id, lecture.id)
+    panel = LecturePanel("quizzes/_lecture_panel.html", quiz)
+    if quiz["question_count"]:
+        panel.nav_label, panel.nav_url = _("Self-check quiz"), url_for("quizzes.take", lecture_id=lecture.id)
+    return panel
+
+
 @bp.app_template_global()
 def question_kind_name(kind: str) -> str:
     return {"single": _("Single choice"), "multiple": _("Multiple choice"), "truefalse": _("True or false")}[kind]
@@ -148,8 +161,6 @@ def analysis(lecture_id: int):
 
 
 def _analysis_download(lecture, result, fmt: str):
-    from lecturehub.reports.tables import Column, Table, download
-
     with force_locale("zh_CN"):
         table = Table(_("Question analysis"), [
             Column(_("No.")), Column(_("Question")), Column(_("Members who answered"), "int"), Column(_("Share right"), "percent"),

@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
-from lecturehub.core.permissions import role_required
+from lecturehub.core.permissions import Role, role_required
 from lecturehub.extensions import db
 
 from . import services
@@ -20,7 +20,6 @@ from .models import Venue, VenueKind
 
 bp = Blueprint("venue_admin", __name__, template_folder="templates", url_prefix="/admin/venues")
 
-ADMIN = "admin"  # Role.ADMIN's value: venues do not import accounts
 
 
 def _form(venue: Venue | None) -> VenueForm:
@@ -36,7 +35,7 @@ def _form(venue: Venue | None) -> VenueForm:
 
 
 @bp.get("")
-@role_required(ADMIN)
+@role_required(Role.ADMIN)
 def venue_admin_list():
     venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.retired_at.is_not(None), Venue.position,
                                                                Venue.id)))
@@ -45,7 +44,7 @@ def venue_admin_list():
 
 @bp.route("/new", methods=["GET", "POST"])
 @bp.route("/<int:venue_id>/edit", methods=["GET", "POST"])
-@role_required(ADMIN)
+@role_required(Role.ADMIN)
 def edit_venue(venue_id: int | None = None):
     venue = db.get_or_404(Venue, venue_id) if venue_id is not None else None
     form = _form(venue)
@@ -64,13 +63,13 @@ def edit_venue(venue_id: int | None = None):
             return render_template("venues/admin_edit.html", form=form, venue=venue), 422
         db.session.commit()
         flash(message, "success")
-        return redirect(url_for("venues.venue_detail", venue_id=venue.id))
+        return redirect(url_for("organisation.venue_detail", venue_id=venue.id))
     status = 422 if form.is_submitted() else 200
     return render_template("venues/admin_edit.html", form=form, venue=venue), status
 
 
 @bp.post("/<int:venue_id>/retire")
-@role_required(ADMIN)
+@role_required(Role.ADMIN)
 def retire_venue(venue_id: int):
     venue = db.get_or_404(Venue, venue_id)
     if not FlaskForm().validate_on_submit():
@@ -83,7 +82,7 @@ def retire_venue(venue_id: int):
 
 
 @bp.post("/<int:venue_id>/restore")
-@role_required(ADMIN)
+@role_required(Role.ADMIN)
 def restore_venue(venue_id: int):
     venue = db.get_or_404(Venue, venue_id)
     if not FlaskForm().validate_on_submit():
