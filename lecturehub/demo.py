@@ -17,9 +17,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+from lecturehub.accounts.models import Membership, MembershipChange, Role, User, hash_password
 from lecturehub.accounts.services import check_password_policy, current_membership, generate_password, transfer_member
-from lecturehub.accounts.models import hash_password
 from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.content import ContentError, import_content

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lecturehub.courses.content import ContentError, import_content
 from lecturehub.accounts.models import User
 from lecturehub.attendance.services import open_makeup_tasks
+from lecturehub.courses.content import ContentError, import_content
 from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureFormat, LectureVenue, Material
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question, QuestionKind

@@ -210,6 +210,59 @@ def _pass_quiz(member: User, lecture: Lecture, at: datetime) -> None:
     db.session.commit()
 
 
+def _first_of(month: int) -> datetime:
+    return datetime(YEAR, month, 1, 2, tzinfo=UTC)
+
+def _roster_changes(month: int, admin: User) -> None:
+    """What changes in the roster on the first of `month` of the year."""
+    at = _first_of(month)
+    if month == 2:
+        accounts.create_user("n0001", "新人甲", Role.MEMBER, "Start-pass-1", [venue("b01")], member_no="n0001",
+                             joined_at=at, by=admin)
+    elif month == 3:
+        accounts.transfer_member(user("m0001"), venue("b02"), at, admin, "工作调动")
+    elif month == 4:
+        accounts.set_active(user("m0002"), False, admin, now=at)
+    elif month == 5:
+        accounts.set_active(user("m0002"), True, admin, now=at)
+    elif month == 6:
+        # Next year's roster, early: five newcomers at 第2分会场 and m0003 moved to 第1分会场.
+        rows = [(f"新人{n}", f"r{n:04d}", "b02") for n in range(5)] + [("王芳", "m0003", "b01")]
+        accounts.import_roster("roster.csv", roster_csv(rows), password="Start-pass-1", now=at)
+    elif month == 7:
+        accounts.end_membership(user("m0003"), at, admin, MembershipChange.LEFT)
+    elif month == 8:
+        # Decided now, effective from September: August's lecture still expects n0001 at 第1分会场.
+        accounts.transfer_member(user("n0001"), venue("main"), _first_of(9), admin, "借调")
+    elif month == 10:
+        accounts.update_account(user("coord02"), admin, name="乙负责人", role=Role.COORDINATOR,
+                                venues=[venue("b01")], effective_at=at)
+    db.session.commit()
+
+def _hold_the_lecture(lecture: Lecture, month: int, admin: User) -> None:
+    """Everyone expected checks in (some late) except one on leave and every fourth; one absentee makes up."""
+    start = lecture.starts_at
+    expected = {m.user.username for s in reports.lecture_report(lecture, None, now=start) for m in s.members}
+    members = sorted(expected)
+    asker = members[month % len(members)]
+    leave = attendance.request_leave(user(asker), lecture, "出差", now=start - timedelta(days=3))
+    attendance.decide_leave(leave, True, admin, now=start - timedelta(days=2))
+    for index, username in enumerate(members):
+        if username == asker or index % 4 == 3:
+            continue  # on leave, or absent
+        late = index % 4 == 2
+        member = user(username)
+        attendance.check_in(member, lecture, member.home_venue_id, Method.QR,
+                            now=start + timedelta(minutes=30 if late else -5))
+    after = lecture.ends_at + timedelta(hours=1)
+    # One absent member makes the lecture up at once.
+    absent = [u for i, u in enumerate(members) if i % 4 == 3 and u != asker]
+    if absent:
+        member = user(absent[0])
+        _pass_quiz(member, lecture, after)
+        attendance.mark_key_points_read(member, lecture, now=after)
+
+
 def test_a_year_of_roster_changes_leaves_every_earlier_lecture_as_it_was(client, org, make_lecture):
     admin = user("admin")
     venue_ids = [org["main"], org["branch_a"], org["branch_b"]]
@@ -217,63 +270,13 @@ def test_a_year_of_roster_changes_leaves_every_earlier_lecture_as_it_was(client,
                 for month in range(1, 13)]
     client.login("admin")
 
-    def first_of(month: int) -> datetime:
-        return datetime(YEAR, month, 1, 2, tzinfo=UTC)
-
-    def roster_changes(month: int) -> None:
-        at = first_of(month)
-        if month == 2:
-            accounts.create_user("n0001", "新人甲", Role.MEMBER, "Start-pass-1", [venue("b01")], member_no="n0001",
-                                 joined_at=at, by=admin)
-        elif month == 3:
-            accounts.transfer_member(user("m0001"), venue("b02"), at, admin, "工作调动")
-        elif month == 4:
-            accounts.set_active(user("m0002"), False, admin, now=at)
-        elif month == 5:
-            accounts.set_active(user("m0002"), True, admin, now=at)
-        elif month == 6:
-            # Next year's roster, early: five newcomers at 第2分会场 and m0003 moved to 第1分会场.
-            rows = [(f"新人{n}", f"r{n:04d}", "b02") for n in range(5)] + [("王芳", "m0003", "b01")]
-            accounts.import_roster("roster.csv", roster_csv(rows), password="Start-pass-1", now=at)
-        elif month == 7:
-            accounts.end_membership(user("m0003"), at, admin, MembershipChange.LEFT)
-        elif month == 8:
-            # Decided now, effective from September: August's lecture still expects n0001 at 第1分会场.
-            accounts.transfer_member(user("n0001"), venue("main"), first_of(9), admin, "借调")
-        elif month == 10:
-            accounts.update_account(user("coord02"), admin, name="乙负责人", role=Role.COORDINATOR,
-                                    venues=[venue("b01")], effective_at=at)
-        db.session.commit()
-
-    def hold_the_lecture(lecture: Lecture, month: int) -> None:
-        start = lecture.starts_at
-        expected = {m.user.username for s in reports.lecture_report(lecture, None, now=start) for m in s.members}
-        members = sorted(expected)
-        asker = members[month % len(members)]
-        leave = attendance.request_leave(user(asker), lecture, "出差", now=start - timedelta(days=3))
-        attendance.decide_leave(leave, True, admin, now=start - timedelta(days=2))
-        for index, username in enumerate(members):
-            if username == asker or index % 4 == 3:
-                continue  # on leave, or absent
-            late = index % 4 == 2
-            member = user(username)
-            attendance.check_in(member, lecture, member.home_venue_id, Method.QR,
-                                now=start + timedelta(minutes=30 if late else -5))
-        after = lecture.ends_at + timedelta(hours=1)
-        # One absent member makes the lecture up at once.
-        absent = [u for i, u in enumerate(members) if i % 4 == 3 and u != asker]
-        if absent:
-            member = user(absent[0])
-            _pass_quiz(member, lecture, after)
-            attendance.mark_key_points_read(member, lecture, now=after)
-
     snapshots: dict[int, dict] = {}
     for month, lecture in enumerate(lectures, start=1):
-        roster_changes(month)
+        _roster_changes(month, admin)
         db.session.expire_all()
         for held in lectures[:month - 1]:
             assert _lecture_snapshot(client, held, venue_ids) == snapshots[held.id], (month, held.starts_at)
-        hold_the_lecture(lecture, month)
+        _hold_the_lecture(lecture, month, admin)
         db.session.expire_all()
         snapshots[lecture.id] = _lecture_snapshot(client, lecture, venue_ids)
         now = lecture.ends_at + timedelta(hours=2)

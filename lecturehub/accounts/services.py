@@ -744,6 +744,36 @@ def apply_roster_plan(plan: RosterPlan, *, by: User | None, effective_at: dateti
     """
     name_choices = name_choices or {}
     leaving = leaving or set()
+    _check_roster_choices(plan, name_choices, leaving, password)
+    outcome = RosterOutcome([], [], [], [], None)
+    problems: list[str] = []
+    lines: list[str] = []
+    reason = _("Roster import: %(file)s", file=plan.filename)
+    now = now or utcnow()
+    if plan.new:
+        outcome.initial_password = password or generate_password()
+        _create_members(plan, hash_password(outcome.initial_password), by=by, now=now, reason=reason,
+                        outcome=outcome, lines=lines, progress=progress)
+    for change in plan.changes:
+        _apply_roster_change(change, name_choices, by=by, effective_at=effective_at, now=now, reason=reason,
+                             outcome=outcome, lines=lines, problems=problems)
+    if progress and plan.changes:
+        progress(len(plan.changes))
+    for user in plan.missing:
+        if user.id in leaving:
+            _mark_left(user, by=by, effective_at=effective_at, outcome=outcome, lines=lines, problems=problems)
+    if problems:
+        raise RosterError(problems)
+    db.session.flush()
+    audit.record("roster.imported", "", actor=by, file=plan.filename, created=len(outcome.created),
+                 updated=len(outcome.updated), left=len(outcome.left), skipped=len(outcome.skipped),
+                 effective=effective_at.isoformat(), changes=lines)
+    return outcome
+
+
+def _check_roster_choices(plan: RosterPlan, name_choices: dict[int, str], leaving: set[int],
+                          password: str | None) -> None:
+    """Refuse (RosterError) a plan with problems, an undecided name conflict, a wrong leaver or a weak password."""
     if plan.problems:
         raise RosterError(plan.problems)
     undecided = [c.row.row for c in plan.conflicts if name_choices.get(c.row.row) not in NAME_CHOICES]
@@ -758,17 +788,14 @@ def apply_roster_plan(plan: RosterPlan, *, by: User | None, effective_at: dateti
         problem = check_password_policy(password)
         if problem:
             raise RosterError([problem])
-    outcome = RosterOutcome([], [], [], [], None)
-    problems: list[str] = []
-    lines: list[str] = []
-    reason = _("Roster import: %(file)s", file=plan.filename)
+
+
+def _create_members(plan: RosterPlan, shared_hash: str, *, by: User | None, now: datetime, reason: str,
+                    outcome: RosterOutcome, lines: list[str], progress) -> None:
+    """Insert the plan's new members, their first membership and the coordinators' venues, in chunks."""
     roles = {role: role_label(role) for role in Role}
     # Translated once: a 20,000-row import would otherwise spend seconds looking up the same message.
     new_line = _("row %(row)s: new %(no)s %(name)s, %(role)s, %(venues)s")
-    if plan.new:
-        outcome.initial_password = password or generate_password()
-        shared_hash = hash_password(outcome.initial_password)
-    now = now or utcnow()
     for start in range(0, len(plan.new), 500):
         chunk = plan.new[start:start + 500]
         # One INSERT a chunk rather than an ORM object a member: 20,000 members in seconds, not a minute.
@@ -796,50 +823,48 @@ def apply_roster_plan(plan: RosterPlan, *, by: User | None, effective_at: dateti
         db.session.execute(sa.insert(coordinator_venue), [
             {"user_id": ids[number], "venue_id": venue.id} for number, venues in coordinators.items()
             for venue in venues])
-    for change in plan.changes:
-        if change.conflict and name_choices[change.row.row] == "skip":
-            outcome.skipped.append(change)
-            lines.append(_("row %(row)s: skipped (%(no)s is %(old)s, the file says %(new)s)", row=change.row.row,
-                           no=change.row.member_no, old=change.name[0], new=change.name[1]))
-            continue
-        user = change.user
-        lines.append(_("row %(row)s: %(no)s %(changes)s", row=change.row.row, no=user.member_no,
-                       changes="; ".join(describe_change(change))))
-        user.name = change.row.name
-        user.role = change.row.role
-        if change.venues:
-            user.coordinated_venues = list(change.venues[1])
-        if change.rejoins:
-            user.active = True
-        if change.transfer:
-            try:
-                transfer_member(user, change.transfer[1], effective_at, by, reason=reason)
-            except AccountError as exc:
-                problems.append(_("Row %(row)s: %(problem)s", row=change.row.row, problem=str(exc)))
-        elif change.rejoins and user.home_venue is not None and current_membership(user) is None:
-            start_membership(user, user.home_venue, max(effective_at, now), by, MembershipChange.RE_ENABLED, reason)
-        outcome.updated.append(user)
-    if progress and plan.changes:
-        progress(len(plan.changes))
-    for user in plan.missing:
-        if user.id in leaving:
-            # Left: lectures from the date on no longer expect them, and the account no longer signs in;
-            # their history stays.
-            try:
-                end_membership(user, effective_at, by, MembershipChange.LEFT)
-            except AccountError as exc:
-                problems.append(f"{user.member_no} {user.name}: {exc}")
-            user.active = False
-            _end_sessions(user)
-            outcome.left.append(user)
-            lines.append(_("%(no)s %(name)s: left the organisation", no=user.member_no, name=user.name))
-    if problems:
-        raise RosterError(problems)
-    db.session.flush()
-    audit.record("roster.imported", "", actor=by, file=plan.filename, created=len(outcome.created),
-                 updated=len(outcome.updated), left=len(outcome.left), skipped=len(outcome.skipped),
-                 effective=effective_at.isoformat(), changes=lines)
-    return outcome
+
+
+def _apply_roster_change(change: RosterChange, name_choices: dict[int, str], *, by: User | None,
+                         effective_at: datetime, now: datetime, reason: str, outcome: RosterOutcome,
+                         lines: list[str], problems: list[str]) -> None:
+    """Bring one existing member in line with their row (or skip it, as the admin chose for a name conflict)."""
+    if change.conflict and name_choices[change.row.row] == "skip":
+        outcome.skipped.append(change)
+        lines.append(_("row %(row)s: skipped (%(no)s is %(old)s, the file says %(new)s)", row=change.row.row,
+                       no=change.row.member_no, old=change.name[0], new=change.name[1]))
+        return
+    user = change.user
+    lines.append(_("row %(row)s: %(no)s %(changes)s", row=change.row.row, no=user.member_no,
+                   changes="; ".join(describe_change(change))))
+    user.name = change.row.name
+    user.role = change.row.role
+    if change.venues:
+        user.coordinated_venues = list(change.venues[1])
+    if change.rejoins:
+        user.active = True
+    if change.transfer:
+        try:
+            transfer_member(user, change.transfer[1], effective_at, by, reason=reason)
+        except AccountError as exc:
+            problems.append(_("Row %(row)s: %(problem)s", row=change.row.row, problem=str(exc)))
+    elif change.rejoins and user.home_venue is not None and current_membership(user) is None:
+        start_membership(user, user.home_venue, max(effective_at, now), by, MembershipChange.RE_ENABLED, reason)
+    outcome.updated.append(user)
+
+
+def _mark_left(user: User, *, by: User | None, effective_at: datetime, outcome: RosterOutcome, lines: list[str],
+               problems: list[str]) -> None:
+    """Left: lectures from the date on no longer expect them, and the account no longer signs in; their history
+    stays."""
+    try:
+        end_membership(user, effective_at, by, MembershipChange.LEFT)
+    except AccountError as exc:
+        problems.append(f"{user.member_no} {user.name}: {exc}")
+    user.active = False
+    _end_sessions(user)
+    outcome.left.append(user)
+    lines.append(_("%(no)s %(name)s: left the organisation", no=user.member_no, name=user.name))
 
 
 def describe_change(change: RosterChange) -> list[str]:

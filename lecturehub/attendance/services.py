@@ -510,23 +510,17 @@ SHEET_HEADER_WORDS = dict.fromkeys(("编号", "党员编号", "工号", "人员�
                                    "member_no")
 
 
-def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by: User,
-                 now: datetime | None = None, correction_reason: str = "") -> tuple[int, int]:
-    """Enter a paper sign-in sheet: the members it lists are marked present at `venue`.
-
-    The member numbers are read from the column headed 编号 (or the first column of a sheet without a
-    header). A sheet may mark only whom the venue's roster may: members expected at this venue for this
-    lecture (and visitors already recorded here), for a published lecture whose check-in has opened.
-    All rows are checked first; on any problem nothing is written. Returns (marked, already present).
-    A sheet that changes a filed record is a correction and needs `correction_reason`.
-    """
-    now = now or utcnow()
+def _check_sheet_allowed(lecture: Lecture, now: datetime) -> None:
     if not (lecture.published and lecture.course.published):
         raise SheetError([_("This lecture is not published; sign-in sheets can be entered only for published "
                             "lectures.")])
     if window_of(lecture).phase(now) is Phase.NOT_OPEN:
         raise SheetError([_("Check-in for this lecture has not opened yet; enter the sheet after the lecture "
                             "has begun.")])
+
+
+def _sheet_member_numbers(filename: str, data: bytes) -> list[tuple[int, str]]:
+    """(row number, member number) of each filled row, from the column headed 编号 or else the first column."""
     try:
         rows = read_rows(filename, data)
     except TableError as exc:
@@ -540,8 +534,11 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
             entries.append((number, value))
     if not entries:
         raise SheetError([_("The sheet lists no member numbers.")])
-    users = members_by_key([v for _n, v in entries])
-    on_roster = {row.user.id for row in venue_roster(lecture, venue, now).rows}
+    return entries
+
+
+def _check_sheet_entries(entries: list[tuple[int, str]], users: dict, on_roster: set[int], venue: Venue) -> None:
+    """Every row names an active member on the venue's roster, once; otherwise SheetError with every problem."""
     problems, seen = [], {}
     for number, value in entries:
         user = users.get(member_key(value))
@@ -558,6 +555,23 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
             seen[user.id] = number
     if problems:
         raise SheetError(problems)
+
+
+def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by: User,
+                 now: datetime | None = None, correction_reason: str = "") -> tuple[int, int]:
+    """Enter a paper sign-in sheet: the members it lists are marked present at `venue`.
+
+    The member numbers are read from the column headed 编号 (or the first column of a sheet without a
+    header). A sheet may mark only whom the venue's roster may: members expected at this venue for this
+    lecture (and visitors already recorded here), for a published lecture whose check-in has opened.
+    All rows are checked first; on any problem nothing is written. Returns (marked, already present).
+    A sheet that changes a filed record is a correction and needs `correction_reason`.
+    """
+    now = now or utcnow()
+    _check_sheet_allowed(lecture, now)
+    entries = _sheet_member_numbers(filename, data)
+    users = members_by_key([v for _n, v in entries])
+    _check_sheet_entries(entries, users, {row.user.id for row in venue_roster(lecture, venue, now).rows}, venue)
     listed = [users[member_key(value)] for _number, value in entries]
     records = {r.user_id: r for r in db.session.scalars(sa.select(AttendanceRecord).where(
         AttendanceRecord.lecture_id == lecture.id, AttendanceRecord.user_id.in_([u.id for u in listed])))}

@@ -13,8 +13,13 @@ from flask import current_app
 
 from lecturehub.accounts.models import Membership, Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Status
-from lecturehub.attendance.services import (Phase, effective_status, expected_members_query, expected_memberships,
-                                           window_of)
+from lecturehub.attendance.services import (
+    Phase,
+    effective_status,
+    expected_members_query,
+    expected_memberships,
+    window_of,
+)
 from lecturehub.core.numbers import percent
 from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue

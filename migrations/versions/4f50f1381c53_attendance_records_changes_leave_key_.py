@@ -5,11 +5,10 @@ Revises: 6ab411592f49
 Create Date: 2026-11-25 10:25:28.117578
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
-
 
 # revision identifiers, used by Alembic.
 revision = '4f50f1381c53'

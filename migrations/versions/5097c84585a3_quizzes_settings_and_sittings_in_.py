@@ -5,11 +5,10 @@ Revises: 879eb9cfd60c
 Create Date: 2026-11-25 10:57:27.425779
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
-
 
 # revision identifiers, used by Alembic.
 revision = '5097c84585a3'

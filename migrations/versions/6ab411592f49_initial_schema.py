@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-25 10:13:02.071841
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
-
 
 # revision identifiers, used by Alembic.
 revision = '6ab411592f49'

@@ -5,11 +5,8 @@ Revises: 4f50f1381c53
 Create Date: 2026-11-25 10:51:08.362659
 
 """
-from alembic import op
 import sqlalchemy as sa
-
-import lecturehub.core.types
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '879eb9cfd60c'

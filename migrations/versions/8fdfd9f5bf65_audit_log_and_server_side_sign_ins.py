@@ -5,12 +5,11 @@ Revises: 5097c84585a3
 Create Date: 2026-11-25 18:05:21.008661
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
 from lecturehub.audit.models import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL
-
 
 # revision identifiers, used by Alembic.
 revision = '8fdfd9f5bf65'

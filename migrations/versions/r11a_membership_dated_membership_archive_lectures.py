@@ -11,11 +11,10 @@ Disabled accounts were expected nowhere, so they get no membership; re-enabling 
 """
 from datetime import datetime
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
-
 
 revision = 'r11a_membership'
 down_revision = '8fdfd9f5bf65'

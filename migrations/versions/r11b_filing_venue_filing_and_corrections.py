@@ -5,11 +5,10 @@ Revises: 8fdfd9f5bf65
 Create Date: 2026-11-30 15:44:48.901063
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
-
 
 # revision identifiers, used by Alembic.
 revision = 'r11b_filing'

@@ -4,11 +4,10 @@ Revision ID: r13_signins
 Revises: 8fdfd9f5bf65
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import lecturehub.core.types
-
 
 revision = 'r13_signins'
 down_revision = 'r16_devices'

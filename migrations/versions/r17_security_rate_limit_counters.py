@@ -5,9 +5,8 @@ Revises: 8fdfd9f5bf65
 Create Date: 2026-11-30 16:15:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'r17_security'
