@@ -8,6 +8,8 @@ the coordinator's desk.
 
 Both check-in forms (typed code, scanned QR) count against the same counters, kept in the rate-limit
 storage (by default the database, see core/ratelimit.py), so every worker and node sees every attempt.
+The counters are read before the code is checked and written only for a wrong one, so a right code costs
+no write; codes sent in parallel may therefore pass the bound by at most the requests in flight.
 """
 from __future__ import annotations
 
