@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lecturehub.accounts.models import Role, User
-from lecturehub.core.timeutil import to_local
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
+from lecturehub.core.timeutil import to_local
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
 from lecturehub.reports import services

@@ -13,8 +13,8 @@ from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role, User
 from lecturehub.audit import services as audit
-from lecturehub.core.permissions import role_required
 from lecturehub.core.numbers import percent
+from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.services import get_lecture_for
