@@ -148,7 +148,7 @@ def lecture(lecture_id: int):
     total_arrived = sum(s.arrived for s in stats)
     return render_template("reports/lecture.html", lecture=lecture, stats=stats, ranked=ranked, chart=chart,
                            total_rate=services.rate(total_arrived, total_expected), total_expected=total_expected,
-                           total_arrived=total_arrived)
+                           total_arrived=total_arrived, phase=window_of(lecture).phase(utcnow()), Phase=Phase)
 
 
 def _venue_lecture_stats(lecture_id: int, venue_id: int):
