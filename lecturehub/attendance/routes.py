@@ -14,8 +14,6 @@ from wtforms import SelectChoice
 from lecturehub.accounts import services as account_services
 from lecturehub.accounts.models import Role, User
 from lecturehub.core.addresses import link_warning, public_url_for
-from lecturehub.core.permissions import role_required
-from lecturehub.audit import services as audit
 from lecturehub.core.numbers import percent
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
