@@ -443,3 +443,11 @@ def test_full_lecture_titles_in_xlsx_headers_and_csv_note(client, data, make_lec
     assert f"2026-05-01 {long_title}" in [c.value for c in sheet[1]]
     page = client.get(f"/reports/lectures/{data['l1']}").get_data(as_text=True)
     assert "Excel、WPS 表格、LibreOffice Calc 和 Numbers 可直接打开" in page
+
+
+def test_lecture_report_of_a_lecture_not_yet_held_shows_no_rates(client, data, future_lecture):
+    client.login("admin")
+    page = client.get(f"/reports/lectures/{future_lecture.id}").get_data(as_text=True)
+    assert "这次党课尚未举行" in page
+    table = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "0.0%" not in page and table.count("未举行") == 3

@@ -8,6 +8,8 @@ the coordinator's desk.
 
 Both check-in forms (typed code, scanned QR) count against the same counters, kept in the rate-limit
 storage (by default the database, see core/ratelimit.py), so every worker and node sees every attempt.
+The counters are read before the code is checked and written only for a wrong one, so a right code costs
+no write; codes sent in parallel may therefore pass the bound by at most the requests in flight.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from flask_babel import gettext as _
 from limits import RateLimitItemPerMinute, parse
 
 from lecturehub.accounts.models import User
+from lecturehub.core.ratelimit import DatabaseStorage
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import limiter
 
@@ -44,8 +47,13 @@ def ensure_attempts_left(member: User, lecture: Lecture) -> None:
     is then refused, or guessing could go on past the bound)."""
     if not limiter.enabled:
         return
-    for item, scope, message in _limits(lecture):
-        if not limiter.limiter.test(item, *scope, str(member.id)):
+    limits = _limits(lecture)
+    keys = [item.key_for(*scope, str(member.id)) for item, scope, _message in limits]
+    storage = limiter.storage
+    # Every check-in passes here: with the database storage both counters are read in one query.
+    counts = storage.get_many(keys) if isinstance(storage, DatabaseStorage) else {k: storage.get(k) for k in keys}
+    for (item, _scope, message), key in zip(limits, keys, strict=True):
+        if counts[key] >= item.amount:
             raise services.CheckinError("too_many", message)
 
 

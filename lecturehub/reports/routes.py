@@ -150,7 +150,7 @@ def lecture(lecture_id: int):
     return render_template("reports/lecture.html", lecture=lecture, stats=stats, ranked=ranked, chart=chart,
                            filings=filing_services.filings(lecture.id, [s.venue.id for s in stats]),
                            total_rate=services.rate(total_arrived, total_expected), total_expected=total_expected,
-                           total_arrived=total_arrived)
+                           total_arrived=total_arrived, phase=window_of(lecture).phase(utcnow()), Phase=Phase)
 
 
 def _venue_lecture_stats(lecture_id: int, venue_id: int):
