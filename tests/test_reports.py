@@ -451,3 +451,20 @@ def test_lecture_report_of_a_lecture_not_yet_held_shows_no_rates(client, data, f
     assert "这次党课尚未举行" in page
     table = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     assert "0.0%" not in page and table.count("未举行") == 3
+
+
+def test_an_unchanged_report_downloads_byte_for_byte_the_same(monkeypatch):
+    """openpyxl and zipfile stamp the clock into an XLSX; a filed record must not change with the download time."""
+    import time
+
+    from lecturehub.reports.tables import Column, Table, to_xlsx
+
+    table = Table("出勤", [Column("姓名"), Column("签到时间", "datetime")],
+                  [["张伟", datetime(2020, 12, 29, 6, 58, tzinfo=timezone.utc)]])
+    monkeypatch.setattr(time, "time", lambda: 1_600_000_000.0)
+    first = to_xlsx(table)
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    second = to_xlsx(table)
+    assert first == second
+    sheet = load_workbook(io.BytesIO(second)).active
+    assert [c.value for c in sheet[2]][0] == "张伟"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,9 +97,29 @@ def to_xlsx(table: Table) -> bytes:
                                                        for r in table.rows[:500]])
         sheet.column_dimensions[letter].width = min(max(width + 2, 8), 60)
     set_up_printing(sheet, table)
+    # A record filed upward must read the same when downloaded again: no save time inside the file.
+    workbook.properties.created = workbook.properties.modified = REPRODUCIBLE_TIME
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue()
+    return _without_zip_times(buffer.getvalue())
+
+
+# What a download says it was created at, instead of the moment of the download (as reproducible builds do).
+REPRODUCIBLE_TIME = datetime(2000, 1, 1)
+
+
+def _without_zip_times(data: bytes) -> bytes:
+    """The same archive with every member dated REPRODUCIBLE_TIME: zipfile stamps each part with the clock,
+    so two downloads of an unchanged report would otherwise differ byte for byte."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=REPRODUCIBLE_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            target.writestr(fixed, source.read(info))
+    return out.getvalue()
 
 
 # Wider than this (in Excel's character widths) and a sheet prints across an A4 page (landscape).
