@@ -9,70 +9,38 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from wtforms import SelectChoice
 
-from lecturehub.accounts import services as account_services
-from lecturehub.accounts.models import Role, User
+from lecturehub.accounts.models import Role
 from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.numbers import percent
 from lecturehub.core.permissions import role_required
-from lecturehub.core.timeutil import to_local, utcnow
+from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.panels import LecturePanel
 from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
-from . import attempts, codes, scans, services
-from .filing import filings
+from . import attempts, codes, roster_views, scans, services
 from .forms import (
-    STATUS_CHOICES,
     CheckinSettingsForm,
     CodeForm,
     ConfirmCheckinForm,
-    DecideLeaveForm,
     DeskForm,
-    LeaveForm,
-    ReadForm,
-    SheetForm,
-    StatusForm,
 )
-from .models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
+from .models import AttendanceRecord, LeaveRequest, LeaveState, Method
+from .view_helpers import (
+    MEMBER_CARD_PREFIX,
+    _phase_label,
+    find_member,
+    load_lecture_venue,
+    managed_lecture_venue,
+    status_label,
+)
 
 bp = Blueprint("attendance", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/attendance")
 
-
-def load_lecture_venue(lecture_venue_id: int) -> LectureVenue:
-    link = db.session.get(LectureVenue, lecture_venue_id)
-    if link is None:
-        abort(404)
-    return link
-
-
-def managed_lecture_venue(lecture_venue_id: int) -> LectureVenue:
-    """The lecture-venue pair, only for that venue's coordinators and admins (403 for others).
-
-    A lecture the user may not read (a draft, for anyone but admins) is 404 here as everywhere else,
-    so its roster, screen, desk and sheet upload do not exist for the venue's coordinator either.
-    """
-    link = load_lecture_venue(lecture_venue_id)
-    get_lecture_for(current_user, link.lecture_id, with_content=False)
-    if not current_user.can_manage_venue(link.venue_id):
-        abort(403)
-    return link
-
-
-def status_label(status: Status | None, made_up: bool = False) -> str:
-    if made_up:
-        return _("Made up")
-    return {
-        None: _("Not checked in"),
-        Status.PRESENT: _("Present"),
-        Status.LATE: _("Late"),
-        Status.EXCUSED: _("Excused"),
-        Status.ABSENT: _("Absent"),
-    }[status]
 
 
 bp.add_app_template_global(status_label)
@@ -179,15 +147,6 @@ def _screen_state(link: LectureVenue) -> dict:
     }
 
 
-def _phase_label(phase: services.Phase) -> str:
-    return {
-        services.Phase.NOT_OPEN: _("Check-in has not opened yet"),
-        services.Phase.ON_TIME: _("Check-in is open"),
-        services.Phase.LATE: _("Check-in is open; arrivals now count as late"),
-        services.Phase.CLOSED: _("Check-in has closed"),
-    }[phase]
-
-
 @bp.app_template_global()
 def checkin_phase_label(lecture: Lecture) -> str:
     return _phase_label(services.window_of(lecture).phase(utcnow()))
@@ -211,15 +170,6 @@ def screen_state(lecture_venue_id: int):
     return response
 
 
-def find_member(text: str) -> User | None:
-    """A member by number, as typed at the desk or read from the member's card QR code."""
-    value = text.strip()
-    if value.upper().startswith(MEMBER_CARD_PREFIX):
-        value = value[len(MEMBER_CARD_PREFIX):]
-    return account_services.find_member(value)
-
-
-MEMBER_CARD_PREFIX = "LH-MEMBER:"
 
 
 @bp.route("/desk/<int:lecture_venue_id>", methods=["GET", "POST"])
@@ -249,167 +199,17 @@ def desk(lecture_venue_id: int):
                            outcome=outcome, counts=counts), status
 
 
-def _roster_page(link: LectureVenue, status_code: int = 200, sheet_form: SheetForm | None = None,
-                 sheet_problems: list[str] | None = None, row_message: tuple[int, str, str] | None = None):
-    """`row_message` (member id, category, text) is shown in that member's row, where the coordinator is looking,
-    rather than at the top of a long page."""
-    roster = services.venue_roster(link.lecture, link.venue)
-    changes = services.changes_for(link.lecture_id, [row.user.id for row in roster.rows])
-    leaves = services.pending_leaves(link.lecture_id, [link.venue_id])
-    filing = filings(link.lecture_id, [link.venue_id]).get(link.venue_id)
-    return render_template("attendance/roster.html", link=link, lecture=link.lecture, venue=link.venue,
-                           roster=roster, changes=changes, leaves=leaves, statuses=STATUS_CHOICES, filing=filing,
-                           sheet_form=sheet_form or SheetForm(), sheet_problems=sheet_problems or [],
-                           decide_form=DecideLeaveForm(), status_form=StatusForm(),
-                           row_message=row_message), status_code
+# The roster, leave and make-up pages (roster_views.py), on this blueprint under their own names.
+bp.add_url_rule("/roster/<int:lecture_venue_id>", view_func=roster_views.roster, methods=["GET"])
+bp.add_url_rule("/roster/<int:lecture_venue_id>/state", view_func=roster_views.roster_state, methods=["GET"])
+bp.add_url_rule("/roster/<int:lecture_venue_id>/status", view_func=roster_views.roster_set_status, methods=["POST"])
+bp.add_url_rule("/roster/<int:lecture_venue_id>/sheet", view_func=roster_views.roster_sheet, methods=["POST"])
+bp.add_url_rule("/lectures/<int:lecture_id>/leave", view_func=roster_views.request_leave, methods=["GET", "POST"])
+bp.add_url_rule("/leave/<int:leave_id>/decide", view_func=roster_views.decide_leave, methods=["POST"])
+bp.add_url_rule("/makeup/<int:lecture_id>", view_func=roster_views.makeup, methods=["GET"])
+bp.add_url_rule("/lectures/<int:lecture_id>/read", view_func=roster_views.key_points_read, methods=["POST"])
 
 
-@bp.get("/roster/<int:lecture_venue_id>")
-@login_required
-def roster(lecture_venue_id: int):
-    link = managed_lecture_venue(lecture_venue_id)
-    row_message = None
-    saved = request.args.get("saved", type=int)
-    if saved is not None:
-        member = db.session.get(User, saved)
-        record = member and db.session.scalar(sa.select(AttendanceRecord).where(
-            AttendanceRecord.lecture_id == link.lecture_id, AttendanceRecord.user_id == member.id))
-        if record is not None:
-            row_message = (member.id, "success", _("%(name)s is now marked %(status)s.", name=member.name,
-                                                   status=status_label(record.status)))
-    return _roster_page(link, row_message=row_message)
-
-
-@bp.get("/roster/<int:lecture_venue_id>/state")
-@login_required
-def roster_state(lecture_venue_id: int):
-    """Each row's status and check-in time, so an open roster follows check-ins without a reload."""
-    link = managed_lecture_venue(lecture_venue_id)
-    roster = services.venue_roster(link.lecture, link.venue)
-    response = jsonify({
-        "members": {str(row.user.id): {"status": row.status.value if row.status else "none",
-                                       "label": status_label(row.status, row.made_up),
-                                       "time": to_local(row.record.checked_in_at).strftime("%H:%M")
-                                       if row.record and row.record.checked_in_at else ""}
-                    for row in roster.rows},
-        "counts": {"expected": roster.expected, **{s.value: roster.count(s) for s in STATUS_CHOICES},
-                   "made_up": roster.made_up},
-        "phase_label": _phase_label(roster.phase)})
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.post("/roster/<int:lecture_venue_id>/status")
-@login_required
-def roster_set_status(lecture_venue_id: int):
-    link = managed_lecture_venue(lecture_venue_id)
-    form = StatusForm()
-    form.status.choices = [SelectChoice(s.value, status_label(s)) for s in STATUS_CHOICES]
-    if not form.validate_on_submit():
-        message = _("The change was not saved: choose a status and keep the reason under 500 characters.")
-        if form.member_id.data:
-            return _roster_page(link, 422, row_message=(form.member_id.data, "error", message))
-        flash(message, "error")
-        return _roster_page(link, 422)
-    member = db.session.get(User, form.member_id.data)
-    roster_ids = {row.user.id for row in services.venue_roster(link.lecture, link.venue).rows}
-    if member is None or member.id not in roster_ids:
-        abort(404)  # not on this venue's roster: another venue's member is not this coordinator's to mark
-    try:
-        services.set_status(link.lecture, member, link.venue_id, Status(form.status.data),
-                            (form.reason.data or "").strip(), by=current_user)
-    except services.CorrectionError as exc:
-        flash(str(exc), "error")
-        return _roster_page(link, 422)
-    # The confirmation appears in the member's row, and the page returns to it.
-    return redirect(url_for("attendance.roster", lecture_venue_id=link.id, saved=member.id,
-                            _anchor=f"member-{member.id}"))
-
-
-@bp.post("/roster/<int:lecture_venue_id>/sheet")
-@login_required
-def roster_sheet(lecture_venue_id: int):
-    link = managed_lecture_venue(lecture_venue_id)
-    form = SheetForm()
-    if not form.validate_on_submit():
-        return _roster_page(link, 422, sheet_form=form,
-                            sheet_problems=form.sheet.errors or [_("The form has expired; upload the file again.")])
-    upload = form.sheet.data
-    try:
-        marked, already = services.import_sheet(link.lecture, link.venue, upload.filename, upload.read(),
-                                                by=current_user, correction_reason=form.reason.data or "")
-    except services.SheetError as exc:
-        return _roster_page(link, 422, sheet_form=form, sheet_problems=exc.problems)
-    flash(_("Sign-in sheet entered: %(marked)s marked present, %(already)s already present.",
-            marked=marked, already=already), "success")
-    return redirect(url_for("attendance.roster", lecture_venue_id=link.id))
-
-
-@bp.route("/lectures/<int:lecture_id>/leave", methods=["GET", "POST"])
-@login_required
-def request_leave(lecture_id: int):
-    lecture = get_lecture_for(current_user, lecture_id)
-    form = LeaveForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            services.request_leave(current_user, lecture, form.reason.data.strip())
-        except services.LeaveError as exc:
-            form.reason.errors.append(str(exc))
-            status = 409
-        else:
-            flash(_("Your request for leave has been sent to your venue's coordinator."), "success")
-            return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("attendance/leave.html", lecture=lecture, form=form), status
-
-
-@bp.post("/leave/<int:leave_id>/decide")
-@login_required
-def decide_leave(leave_id: int):
-    leave = db.session.get(LeaveRequest, leave_id)
-    if leave is None:
-        abort(404)
-    get_lecture_for(current_user, leave.lecture_id, with_content=False)  # a draft's leave is not decided (404)
-    if leave.user.home_venue_id is None or not current_user.can_manage_venue(leave.user.home_venue_id):
-        abort(403)
-    link = db.session.scalar(sa.select(LectureVenue).where(LectureVenue.lecture_id == leave.lecture_id,
-                                                           LectureVenue.venue_id == leave.user.home_venue_id))
-    form = DecideLeaveForm()
-    if not form.validate_on_submit() or not (form.approve.data or form.refuse.data):
-        abort(400)
-    try:
-        services.decide_leave(leave, approve=bool(form.approve.data), by=current_user, note=form.note.data or "")
-    except services.LeaveError as exc:
-        return render_template("error.html", code=409, message=str(exc)), 409
-    flash(_("Leave approved for %(name)s.", name=leave.user.name) if leave.state is LeaveState.APPROVED
-          else _("Leave refused for %(name)s.", name=leave.user.name), "success")
-    if link is None:
-        return redirect(url_for("courses.lecture_detail", lecture_id=leave.lecture_id))
-    return redirect(url_for("attendance.roster", lecture_venue_id=link.id))
-
-
-@bp.get("/makeup/<int:lecture_id>")
-@login_required
-def makeup(lecture_id: int):
-    lecture = get_lecture_for(current_user, lecture_id)
-    status = services.needs_makeup(current_user, lecture)
-    tasks = {t.lecture.id: t for t in services.open_makeup_tasks(current_user)}
-    task = tasks.get(lecture.id)
-    return render_template("attendance/makeup.html", lecture=lecture, status=status, task=task, form=ReadForm())
-
-
-@bp.post("/lectures/<int:lecture_id>/read")
-@login_required
-def key_points_read(lecture_id: int):
-    lecture = get_lecture_for(current_user, lecture_id)
-    if not ReadForm().validate_on_submit():
-        abort(400)
-    services.mark_key_points_read(current_user, lecture)
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify({"read": True})
-    return redirect(url_for("attendance.makeup", lecture_id=lecture.id))
 
 
 def _live_venues(lecture: Lecture) -> list[Venue]:
