@@ -184,6 +184,9 @@ def test_preview_then_apply_in_the_browser(client, org):
     assert entry.details["file"] == "花名册.csv" and entry.details["left"] == 1
     assert entry.details["effective"].startswith("2026-11-30T16:00")  # 2026-12-01 00:00 in Beijing
 
+    log = client.get("/admin/audit?action=roster.imported").get_data(as_text=True)
+    assert "花名册.csv" in log and "DY0500 新党员" in log and "m0002 李娜：已离开组织" in log
+
     users = client.get("/admin/users?q=DY0500").get_data(as_text=True)
     assert "新党员" in users
     again = confirm(client, text, name_3="skip")
