@@ -14,6 +14,7 @@ TARGETS = {
     "p99_ms": 100.0,
     "page_ms": 150.0,
     "worker_mb": 150.0,
+    "signins_per_s": 40.0,
 }
 
 
@@ -41,9 +42,11 @@ def targets_table(results: list[dict]) -> list[str]:
             all(p["median_ms"] < TARGETS["page_ms"] for p in r["reports"]))),
         ("worker memory < 150 MB (peak, all phases)", lambda r: (
             f"{max(r['worker_peak_mb']):.0f} MB", max(r["worker_peak_mb"]) < TARGETS["worker_mb"])),
-        ("worker memory < 150 MB (before the scrypt sign-ins)", lambda r: (
+        ("worker memory < 150 MB (before the sign-ins)", lambda r: (
             f"{max(r['worker_peak_mb_before_sign_ins']):.0f} MB",
             max(r["worker_peak_mb_before_sign_ins"]) < TARGETS["worker_mb"])),
+        ("sign-ins ≥ 40/s", lambda r: (
+            f"{r['real_sign_ins']['per_second']:.1f}/s", r["real_sign_ins"]["per_second"] >= TARGETS["signins_per_s"])),
     ]
     lines = ["| target | " + " | ".join(r["database"] for r in results) + " |",
              "|---|" + "---|" * len(results)]
@@ -82,7 +85,7 @@ def render(results: list[dict], machine: str) -> str:
         "`code`) with their own session cookie, exactly as a phone does, typing the code on their home venue's",
         "screen at that moment (it changes every 30 s). Sessions are minted with the app's own sign-in steps",
         "(`login_user`, `generate_csrf`, the app's session interface; `mint_session` in `bench/run.py`); only the",
-        "password check is skipped. 50 members also sign in for real (`GET /login`, `POST /login` against a scrypt",
+        "password check is skipped. 50 members also sign in for real (`GET /login`, `POST /login` against an argon2id",
         "hash, then the lecture page for the form's token), and those real sessions take part in the burst. A wrk",
         "thread stops when each of its members has been answered \"✔ checked in\"; connections still busy send",
         "second taps meanwhile (counted as requests, not check-ins). Throughput is check-ins created per second",
@@ -150,6 +153,23 @@ def render(results: list[dict], machine: str) -> str:
             lines.append(f"| {page['page']} (`{page['path']}`) | {page['who']} | {page['median_ms']} | "
                          f"{page['max_ms']} | {page['queries']} | {page['bytes']:,} | "
                          f"{mark(page['median_ms'] < TARGETS['page_ms'])}{note} |")
+        if result.get("waves"):
+            lines += [
+                "",
+                f"The lecture day's waves through the real forms ({result['waves'][0]['concurrency']} phones at a "
+                "time, Python clients on the same cores): every member opens their venue's QR link and confirms; "
+                "the given share is signed out and signs in with their password in between, the others have a "
+                "remembered sign-in.",
+                "",
+                "| wave | members | signed in with a password | checked in | duration s | members/s | p50 ms | p99 ms |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for wave in result["waves"]:
+                lines.append(f"| {wave['share_signing_in']}% sign in | {wave['members']} | {wave['signed_in']} | "
+                             f"{wave['checked_in']} | {wave['seconds']} | {wave['check_ins_per_second']} | "
+                             f"{wave['p50_ms']} | {wave['p99_ms']} |")
+            lines.append(f"\nPeak memory per worker after the waves (MB): "
+                         f"{', '.join(str(m) for m in result['worker_peak_mb_after_waves'])}.")
         lines.append("")
     if ANALYSIS.exists():
         lines += [ANALYSIS.read_text().rstrip(), ""]

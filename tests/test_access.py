@@ -31,6 +31,10 @@ TABLE = {
     "accounts.change_password": ("GET", "/account/password",
                                  dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "organisation.home": ("GET", "/home", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    "accounts.account": ("GET", "/account", dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
+    # Only one's own sign-ins can be ended; a handle that names none of them is 404 for everyone.
+    "accounts.end_session": ("POST", "/account/sessions/0123456789abcdef01234567/end",
+                             dict(anonymous=R, member_a=404, coord_a=404, coord_b=404, admin=404)),
     "accounts.user_list": ("GET", "/admin/users", dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
     "accounts.user_detail": ("GET", "/admin/users/{member_a}",
                              dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=200)),
@@ -193,7 +197,9 @@ TABLE = {
                                  dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     "venue_admin.restore_venue": ("POST", "/admin/venues/{branch_b}/restore",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
-    # Last, because it ends the session it is checked with.
+    # Last, because they end the session they are checked with.
+    "accounts.sign_out_everywhere": ("POST", "/account/sign-out-everywhere",
+                                     dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
     "accounts.logout": ("POST", "/logout", dict(anonymous=R, member_a=R, coord_a=R, coord_b=R, admin=R)),
 }
 
@@ -231,7 +237,10 @@ def test_route_role_table(app, ids, role):
         if method == "GET":
             status = client.get(url).status_code
         else:
-            status = client.post(url, data={"csrf_token": client.csrf_token("/login" if role == "anonymous" else "/home")}).status_code
+            # The last rows sign the user out; their token then comes from the sign-in page.
+            signed_in = role != "anonymous" and client.get("/home").status_code == 200
+            status = client.post(url, data={"csrf_token": client.csrf_token("/home" if signed_in else "/login")}
+                                 ).status_code
         if status != expected[role]:
             failures.append(f"{endpoint} {url}: expected {expected[role]}, got {status}")
     assert not failures, failures

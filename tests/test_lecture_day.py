@@ -342,3 +342,20 @@ def test_argon2_cost_is_configurable_and_weaker_hashes_are_upgraded(app, client,
     client.login("m0001")
     db.session.expire_all()
     assert db.session.get(User, org["member_a"]).password_hash.startswith("$argon2id$v=19$m=12288,t=3,p=1$")
+
+
+def test_a_phone_back_after_weeks_checks_in_with_its_first_request(app, org, open_lecture):
+    """The first request in an hour also refreshes the sign-in's last use, in its own transaction; the
+    check-in it carries must still be written (on SQLite, two writers in one request could collide)."""
+    phone = Client(app)
+    sign_in(phone, "m0001", remember=True, agent=IPHONE)
+    token = phone.csrf_token(f"/lectures/{open_lecture.id}")
+    row = db.session.scalar(sa.select(UserSession))
+    row.created_at = row.last_used_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    code, _ = codes.current_code(open_lecture.id, org["branch_a"], utcnow())
+    response = phone.post(f"/lectures/{open_lecture.id}/checkin", data={"csrf_token": token, "code": code})
+    assert response.status_code == 200 and "已签到" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert utcnow() - db.session.get(UserSession, row.token).last_used_at < timedelta(minutes=1)
+    assert record_of(open_lecture.id, org["member_a"]).status is Status.PRESENT

@@ -184,6 +184,9 @@ def test_preview_then_apply_in_the_browser(client, org):
     assert entry.details["file"] == "花名册.csv" and entry.details["left"] == 1
     assert entry.details["effective"].startswith("2026-11-30T16:00")  # 2026-12-01 00:00 in Beijing
 
+    log = client.get("/admin/audit?action=roster.imported").get_data(as_text=True)
+    assert "花名册.csv" in log and "DY0500 新党员" in log and "m0002 李娜：已离开组织" in log
+
     users = client.get("/admin/users?q=DY0500").get_data(as_text=True)
     assert "新党员" in users
     again = confirm(client, text, name_3="skip")
@@ -441,3 +444,32 @@ def test_assign_coordinators_from_the_venue(client, org):
     coordinator = db.session.get(User, org["coord_a"])
     assert coordinator.role is Role.MEMBER and coordinator.coordinated_venues == []
     assert client.submit(url, {"add": "nobody"}).status_code == 422
+
+
+# --- the issue's "done when" ------------------------------------------------------------------------------------
+
+def test_an_admin_builds_an_organisation_from_an_xls_entirely_in_the_browser(client, make_user):
+    """From only an admin: 25 venues, 500 members from an .xls roster, a typo caught by the preview, three
+    transfers."""
+    make_user("admin", Role.ADMIN, name="管理员")
+    client.login("admin")
+    for number in range(25):
+        name, code, kind = ("主会场", "main", "main") if number == 0 else (f"第{number}分会场", f"b{number:02d}",
+                                                                          "branch")
+        response = client.submit("/admin/venues/new", {"name": name, "code": code, "kind": kind,
+                                                      "position": str(number)}, token_from="/admin/venues/new")
+        assert response.status_code == 302
+    page = preview(client, "全体党员.xls", fixture("organisation-500.xls")).get_data(as_text=True)
+    assert "新增党员 500 人" in page
+    assert confirm(client, page).status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.MEMBER)) == 500
+
+    # The next roster: a typo gives DY0007's number to another name; DY0001-DY0003 move to 第5分会场.
+    fixed = ("姓名,党员编号,所在分会场\n党员001,DY0001,第5分会场\n党员002,DY0002,第5分会场\n党员003,DY0003,b05\n"
+             "党员070,DY0007,主会场\n").encode("gb18030")
+    page = preview(client, "调整.csv", fixed).get_data(as_text=True)
+    assert "党员007 → 党员070" in page and page.count("组织关系转接") == 3
+    assert confirm(client, page, name_5="skip", effective_on="2026-12-01").status_code == 200
+    assert [member(f"DY000{n}").home_venue.name for n in (1, 2, 3)] == ["第5分会场"] * 3
+    assert member("DY0007").name == "党员007"
+    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.active.is_(True))) == 501

@@ -87,7 +87,17 @@ def record_changes(action: str, target: str, before: Described, after: Described
     return changes
 
 
-def changes_text(changes: Iterable[Mapping[str, str]]) -> list[str]:
-    """Each change as one line of the audit log: “形式：现场 → 视频会议”."""
-    return [_("%(field)s: %(old)s → %(new)s", field=c.get("field", ""), old=c.get("old", ""), new=c.get("new", ""))
-            for c in changes]
+# A roster import lists thousands of rows; the log page shows the first ones and says how many more there are.
+MAX_LINES_SHOWN = 20
+
+
+def changes_text(changes: Iterable[Mapping[str, str] | str]) -> list[str]:
+    """Each change as one line of the audit log: “形式：现场 → 视频会议”. Entries written as finished lines
+    (a roster import's “第 3 行：…”) are shown as they are."""
+    changes = list(changes)
+    lines = [c if isinstance(c, str) else
+             _("%(field)s: %(old)s → %(new)s", field=c.get("field", ""), old=c.get("old", ""), new=c.get("new", ""))
+             for c in changes[:MAX_LINES_SHOWN]]
+    if len(changes) > MAX_LINES_SHOWN:
+        lines.append(_("… and %(n)s more", n=len(changes) - MAX_LINES_SHOWN))
+    return lines

@@ -105,7 +105,7 @@ def site(org, seed_lecture, make_lecture, tmp_path):
                   f"/lectures/{open_lecture.id}", f"/lectures/{seed.id}/materials/{article}",
                   f"/lectures/{seed.id}/quiz", f"/quiz/attempts/{attempt.id}", "/reports/me", "/me/card",
                   f"/makeup/{seed.id}", "/account/password", f"/lectures/{future.id}/leave",
-                  f"/checkin/{lv(open_lecture.id, 'branch_a')}?code=123456"],
+                  f"/checkin/{lv(open_lecture.id, 'branch_a')}?code=123456", "/account"],
         "coord01": ["/home", "/venues", f"/venues/{org['branch_a']}", f"/venues/{org['branch_a']}/members", f"/screen/{lv(open_lecture.id, 'branch_a')}",
                     f"/desk/{lv(open_lecture.id, 'branch_a')}", f"/roster/{lv(open_lecture.id, 'branch_a')}",
                     f"/roster/{lv(future.id, 'branch_a')}", "/reports/", f"/reports/lectures/{seed.id}",
