@@ -148,3 +148,15 @@ def test_sqlite_runs_in_wal_mode(app, ctx):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+def test_an_xlsx_written_a_second_later_is_byte_for_byte_the_same():
+    # openpyxl stamps "modified" with the clock as it saves; a record filed upward must not change by that.
+    import time
+
+    from lecturehub.core.exports import Column, Table, to_xlsx
+
+    table = Table("报表", [Column("会场"), Column("应到", "int")], [["第1分会场", 3]])
+    first = to_xlsx(table)
+    time.sleep(1.1)
+    assert to_xlsx(table) == first

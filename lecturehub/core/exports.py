@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -106,6 +107,7 @@ def to_xlsx(table: Table) -> bytes:
 
 # What a download says it was created at, instead of the moment of the download (as reproducible builds do).
 REPRODUCIBLE_TIME = datetime(2000, 1, 1)
+MODIFIED_STAMP = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 def _without_zip_times(data: bytes) -> bytes:
@@ -118,7 +120,12 @@ def _without_zip_times(data: bytes) -> bytes:
             fixed = zipfile.ZipInfo(info.filename, date_time=REPRODUCIBLE_TIME.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            target.writestr(fixed, source.read(info))
+            content = source.read(info)
+            if info.filename == "docProps/core.xml":
+                # openpyxl's save stamps "modified" with the clock whatever the workbook says.
+                content = MODIFIED_STAMP.sub(rb"\g<1>" + REPRODUCIBLE_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                                             + rb"\g<2>", content)
+            target.writestr(fixed, content)
     return out.getvalue()
 
 
