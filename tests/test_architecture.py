@@ -1,6 +1,7 @@
 """The package rules of DESIGN.md, written as import-linter contracts in .importlinter, hold, and catch a breach."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -67,3 +68,32 @@ def test_a_lecture_without_questions_says_so(client, open_lecture):
     page = client.get(f"/lectures/{open_lecture.id}").get_data(as_text=True)
     assert "本次党课暂无自测题。" in page
     assert f'href="/lectures/{open_lecture.id}/quiz"' not in page
+
+
+def test_every_error_a_user_can_mend_shares_the_one_base():
+    from lecturehub.accounts.services import AccountError, RosterError
+    from lecturehub.attendance.filing import FilingError
+    from lecturehub.attendance.services import CheckinError, CorrectionError, LeaveError, SheetError
+    from lecturehub.core.errors import UserError
+    from lecturehub.core.spreadsheets import TableError
+    from lecturehub.courses.bundles import BundleError
+    from lecturehub.courses.services import AuthoringError
+    from lecturehub.courses.uploads import UploadError
+    from lecturehub.quizzes.format import AnswerError
+    from lecturehub.quizzes.services import QuestionError
+    from lecturehub.venues.services import VenueError
+
+    for error in (AccountError, RosterError, FilingError, CheckinError, CorrectionError, LeaveError, SheetError,
+                  TableError, BundleError, AuthoringError, UploadError, AnswerError, QuestionError, VenueError):
+        assert issubclass(error, UserError), error
+    assert str(RosterError(["Row 2: a", "Row 3: b"])) == "Row 2: a\nRow 3: b"
+    assert QuestionError("answer", "Choose one").field == "answer"
+
+
+def test_a_domain_error_lands_on_its_form_field_with_422(client, org):
+    client.login("admin")
+    response = client.submit("/admin/venues/new", {"code": "B01", "name": "另一个名字", "kind": "branch",
+                                                  "position": "9"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert re.search(r'<p class="error" id="code-error">已有会场使用简码\s*B01。</p>', html)

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from lecturehub.audit import services as audit
+from lecturehub.core.errors import UserError
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -40,18 +41,19 @@ HEADER_WORDS = {
 VENUE_SEPARATORS = re.compile(r"[、,，;；]")
 
 
-class AccountError(ValueError):
+class AccountError(UserError):
     """A rule about accounts was broken; the message is meant for the user."""
 
 
-class RosterError(Exception):
+class RosterError(UserError):
+    """The roster cannot be imported; every problem found, by row."""
+
     def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+        super().__init__(problems=problems)
 
 
 def role_label(role: Role) -> str:
-    return {Role.MEMBER: _("Member"), Role.COORDINATOR: _("Coordinator"), Role.ADMIN: _("Admin")}[role]
+    return role.label
 
 
 def generate_password() -> str:

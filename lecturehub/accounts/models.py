@@ -12,14 +12,14 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, Index, String, Table, false, func
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, false, func
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash
 
 from lecturehub.core.permissions import Role  # noqa: F401  (re-exported: most packages import it from here)
 from lecturehub.core.timeutil import utcnow
-from lecturehub.core.types import UTCDateTime
+from lecturehub.core.types import UTCDateTime, enum_column
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -99,7 +99,7 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(80))
     member_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        enum_column(Role),
         default=Role.MEMBER,
     )
     # The venue of the member's latest membership (current, or upcoming after a future-dated transfer), for
@@ -181,9 +181,9 @@ class Membership(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     began_how: Mapped[MembershipChange] = mapped_column(
-        Enum(MembershipChange, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+        enum_column(MembershipChange))
     ended_how: Mapped[MembershipChange | None] = mapped_column(
-        Enum(MembershipChange, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+        enum_column(MembershipChange))
     began_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(500), default="")  # why the period began (a transfer's reason)

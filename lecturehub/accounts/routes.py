@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from lecturehub.core import pending
+from lecturehub.core.errors import show_on_form
 from lecturehub.core.permissions import is_safe_next, role_required
 from lecturehub.core.timeutil import parse_local, to_local, utcnow
 from lecturehub.extensions import db, limiter
@@ -130,8 +131,7 @@ def change_password():
             try:
                 services.change_password(current_user, form.new_password.data)
             except services.AccountError as exc:
-                form.new_password.errors.append(str(exc))
-                status = 422
+                status = show_on_form(form, exc, "new_password")
             else:
                 flash(_("Your password has been changed."), "success")
                 target = request.args.get("next")
@@ -245,8 +245,7 @@ def user_detail(user_id: int):
                                     else None)
         except services.AccountError as exc:
             db.session.rollback()
-            form.venue_ids.errors.append(str(exc))
-            return _account_page(user, form, 422)
+            return _account_page(user, form, show_on_form(form, exc, "venue_ids"))
         flash(_("The account has been saved."), "success")
         return redirect(url_for("accounts.user_detail", user_id=user.id))
     return _account_page(user, form, 422 if form.is_submitted() else 200)
@@ -376,8 +375,7 @@ def venue_coordinators(venue_id: int):
                                                              current_user)
         except services.AccountError as exc:
             db.session.rollback()
-            form.add.errors.append(str(exc))
-            status = 422
+            status = show_on_form(form, exc, "add")
         else:
             db.session.commit()
             flash(_("The coordinators have been saved.") if added or removed else _("Nothing was changed."),

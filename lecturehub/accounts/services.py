@@ -78,6 +78,8 @@ from .venue_membership import (
     _move_home,
     current_membership,
     end_membership,
+    members_of_venue,
+    members_per_venue,
     memberships_of,
     set_venue_coordinators,
     start_membership,
@@ -85,6 +87,8 @@ from .venue_membership import (
 )
 
 __all__ = [
+    "members_of_venue",
+    "members_per_venue",
     "ROLE_NAMES",
     "MIN_PASSWORD_LENGTH",
     "USERNAME_RE",

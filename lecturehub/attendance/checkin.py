@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from lecturehub.accounts.models import User
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
+from lecturehub.core.errors import UserError
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -82,13 +83,12 @@ def window_of(lecture: Lecture) -> Window:
     )
 
 
-class CheckinError(Exception):
-    """Check-in refused; `message` is for the member or coordinator."""
+class CheckinError(UserError):
+    """Check-in refused; `message` is for the member or coordinator, `reason` decides the status code."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
-        self.message = message
 
 
 @dataclass
@@ -278,7 +278,7 @@ def _log_change(record: AttendanceRecord, new_status: Status, method: Method, by
     ))
 
 
-class CorrectionError(ValueError):
+class CorrectionError(UserError):
     """A change to a filed record came without the reason a correction needs."""
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from lecturehub.accounts.models import User
 from lecturehub.audit import services as audit
+from lecturehub.core.errors import UserError
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -25,7 +26,7 @@ FILING_WORDS = {FilingState.FILED.value: _l("Filed"), FilingState.ACKNOWLEDGED.v
 audit.register_value_words("state", FILING_WORDS)
 
 
-class FilingError(ValueError):
+class FilingError(UserError):
     """The record cannot be filed or reviewed now; the message says why."""
 
 

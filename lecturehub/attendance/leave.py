@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from lecturehub.accounts.models import User
 from lecturehub.audit import services as audit
+from lecturehub.core.errors import UserError
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -25,8 +26,8 @@ from .roster import expected_members_query, expected_venue_id
 
 # --- leave ----------------------------------------------------------------------------------------
 
-class LeaveError(ValueError):
-    pass
+class LeaveError(UserError):
+    """The leave request cannot be asked or decided now; the message says why."""
 
 
 def request_leave(member: User, lecture: Lecture, reason: str, now: datetime | None = None) -> LeaveRequest:

@@ -4,25 +4,26 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from flask_babel import gettext as _
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lecturehub.accounts.models import User
 from lecturehub.core.timeutil import utcnow
-from lecturehub.core.types import UTCDateTime
+from lecturehub.core.types import LabelledEnum, UTCDateTime, enum_column
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
 
-def _enum(enum_cls):
-    return Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
-
-class Status(str, enum.Enum):
+class Status(LabelledEnum):
     PRESENT = "present"
     LATE = "late"
     EXCUSED = "excused"
     ABSENT = "absent"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.PRESENT: _("Present"), cls.LATE: _("Late"), cls.EXCUSED: _("Excused"), cls.ABSENT: _("Absent")}
 
 
 class Method(str, enum.Enum):
@@ -38,10 +39,14 @@ class Method(str, enum.Enum):
     MAKEUP = "makeup"
 
 
-class LeaveState(str, enum.Enum):
+class LeaveState(LabelledEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REFUSED = "refused"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.PENDING: _("waiting for a decision"), cls.APPROVED: _("approved"), cls.REFUSED: _("refused")}
 
 
 class AttendanceRecord(db.Model):
@@ -62,8 +67,8 @@ class AttendanceRecord(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     # Where the member attended (may differ from the home venue); for absences, the home venue.
     venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id", ondelete="SET NULL"))
-    status: Mapped[Status] = mapped_column(_enum(Status))
-    method: Mapped[Method] = mapped_column(_enum(Method))
+    status: Mapped[Status] = mapped_column(enum_column(Status))
+    method: Mapped[Method] = mapped_column(enum_column(Method))
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(String(500), default="")
     made_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -85,9 +90,9 @@ class AttendanceChange(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    old_status: Mapped[Status | None] = mapped_column(_enum(Status))
-    new_status: Mapped[Status] = mapped_column(_enum(Status))
-    method: Mapped[Method] = mapped_column(_enum(Method))
+    old_status: Mapped[Status | None] = mapped_column(enum_column(Status))
+    new_status: Mapped[Status] = mapped_column(enum_column(Status))
+    method: Mapped[Method] = mapped_column(enum_column(Method))
     reason: Mapped[str] = mapped_column(String(500), default="")
     # A change made after the venue's record was filed: shown on the record as 更正.
     correction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
@@ -106,7 +111,7 @@ class LeaveRequest(db.Model):
     lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(Text)
-    state: Mapped[LeaveState] = mapped_column(_enum(LeaveState), default=LeaveState.PENDING)
+    state: Mapped[LeaveState] = mapped_column(enum_column(LeaveState), default=LeaveState.PENDING)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -147,7 +152,7 @@ class VenueFiling(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"), index=True)
-    state: Mapped[FilingState] = mapped_column(_enum(FilingState))
+    state: Mapped[FilingState] = mapped_column(enum_column(FilingState))
     filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from lecturehub.accounts.models import Membership, User
 from lecturehub.accounts.services import member_key, members_by_key, normalise_member_no
 from lecturehub.audit import services as audit
+from lecturehub.core.errors import UserError
 from lecturehub.core.spreadsheets import TableError, cell_text, find_header, read_rows
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.archive import counting_expected_members
@@ -211,10 +212,11 @@ def changes_for(lecture_id: int, user_ids: list[int], limit: int = 50) -> list[A
         .order_by(AttendanceChange.changed_at.desc(), AttendanceChange.id.desc()).limit(limit)))
 
 
-class SheetError(Exception):
+class SheetError(UserError):
+    """The sign-in sheet cannot be entered; every problem found, by row."""
+
     def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+        super().__init__(problems=problems)
 
 
 # The member-number column of a sheet, found by its header (the printed 签到表 has 序号, 编号, 姓名, 签名, 时间).

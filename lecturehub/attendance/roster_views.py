@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import User
+from lecturehub.core.errors import show_on_form
 from lecturehub.core.timeutil import to_local
 from lecturehub.courses.models import LectureVenue
 from lecturehub.courses.services import get_lecture_for
@@ -130,8 +131,7 @@ def request_leave(lecture_id: int):
         try:
             services.request_leave(current_user, lecture, form.reason.data.strip())
         except services.LeaveError as exc:
-            form.reason.errors.append(str(exc))
-            status = 409
+            status = show_on_form(form, exc, "reason", status=409)
         else:
             flash(_("Your request for leave has been sent to your venue's coordinator."), "success")
             return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from lecturehub.accounts.models import Role
 from lecturehub.core.addresses import link_warning, public_url_for
+from lecturehub.core.errors import show_on_form
 from lecturehub.core.numbers import percent
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import utcnow
@@ -48,8 +49,7 @@ bp.add_app_template_global(status_label)
 
 @bp.app_template_global()
 def leave_state_label(state: LeaveState) -> str:
-    return {LeaveState.PENDING: _("waiting for a decision"), LeaveState.APPROVED: _("approved"),
-            LeaveState.REFUSED: _("refused")}[state]
+    return state.label
 
 
 def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
@@ -190,8 +190,7 @@ def desk(lecture_venue_id: int):
                 outcome = {"member": member, "result": result}
                 form = DeskForm(formdata=None)
             except services.CheckinError as error:
-                form.member.errors.append(error.message)
-                status = 409
+                status = show_on_form(form, error, "member", status=409)
     elif form.is_submitted():
         status = 422
     counts = services.venue_counts(link.lecture, [link.venue_id])[link.venue_id]

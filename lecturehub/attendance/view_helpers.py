@@ -39,13 +39,7 @@ def managed_lecture_venue(lecture_venue_id: int) -> LectureVenue:
 def status_label(status: Status | None, made_up: bool = False) -> str:
     if made_up:
         return _("Made up")
-    return {
-        None: _("Not checked in"),
-        Status.PRESENT: _("Present"),
-        Status.LATE: _("Late"),
-        Status.EXCUSED: _("Excused"),
-        Status.ABSENT: _("Absent"),
-    }[status]
+    return _("Not checked in") if status is None else status.label
 
 
 

@@ -5,21 +5,27 @@ raise 404 for what does not exist and 403 for what is not the user's.
 """
 from __future__ import annotations
 
-import enum
 from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from .types import LabelledEnum
 
-class Role(str, enum.Enum):
+
+class Role(LabelledEnum):
     """Who a user is to the organisation. Here in core, not in accounts, so that every package can declare who
     may enter its pages without depending on accounts (venues and courses sit below accounts)."""
 
     MEMBER = "member"
     COORDINATOR = "coordinator"
     ADMIN = "admin"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.MEMBER: _("Member"), cls.COORDINATOR: _("Coordinator"), cls.ADMIN: _("Admin")}
 
 
 def role_required(*roles: str):

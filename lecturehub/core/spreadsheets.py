@@ -17,6 +17,8 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
+from .errors import UserError
+
 # A county's roster of 20,000 members fits with room to spare; a sheet of a whole organisation too.
 MAX_ROWS = 50000
 MAX_COLUMNS = 64
@@ -34,7 +36,7 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls), as save
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et")
 
 
-class TableError(ValueError):
+class TableError(UserError):
     """The file cannot be read as a table; the message is for the user."""
 
 

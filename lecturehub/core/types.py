@@ -1,9 +1,10 @@
 """Column types shared by all models."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,3 +34,24 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def enum_column(enum_cls: type[enum.Enum], length: int = 16) -> Enum:
+    """How every enum is stored: its values (not its Python names) as plain strings, checked by SQLAlchemy, so
+    that adding a member needs no ALTER TYPE on PostgreSQL and SQLite stores the same text."""
+    return Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class LabelledEnum(str, enum.Enum):
+    """A stored choice that knows the words the pages show for it (`Status.LATE.label`), in the UI language.
+
+    Subclasses return {member: gettext(...)} from `_labels`, called at display time so the words follow the
+    request's language."""
+
+    @classmethod
+    def _labels(cls) -> dict:
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        return str(type(self)._labels()[self])

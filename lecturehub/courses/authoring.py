@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from lecturehub.core.errors import show_on_form
 from lecturehub.core.markdown import render_markdown
 from lecturehub.core.permissions import Role, role_required
 from lecturehub.core.timeutil import parse_local, to_local
@@ -62,8 +63,7 @@ def edit_course(course_id: int | None = None):
                                           description_md=form.description_md.data or "",
                                           position=form.position.data, published=form.published.data)
         except services.AuthoringError as exc:
-            getattr(form, exc.field).errors.append(exc.message)
-            status = 422
+            status = show_on_form(form, exc)
         else:
             flash(_("Course saved."), "success")
             return redirect(url_for("authoring.content"))
@@ -117,8 +117,7 @@ def edit_lecture(lecture_id: int | None = None):
                 venue_ids=form.venue_ids.data, key_points_md=form.key_points_md.data or "",
                 published=form.published.data, archive=form.archive.data)
         except services.AuthoringError as exc:
-            getattr(form, exc.field).errors.append(exc.message)
-            status = 422
+            status = show_on_form(form, exc)
         else:
             flash(_("Lecture saved."), "success")
             return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))
@@ -158,8 +157,7 @@ def upload_material(lecture_id: int):
     try:
         stored = store_upload(upload.filename or "", upload.read())
     except UploadError as exc:
-        form.file.errors.append(str(exc))
-        return materials(lecture.id, upload_form=form, status=422)
+        return materials(lecture.id, upload_form=form, status=show_on_form(form, exc, "file"))
     services.add_material(lecture, title=form.title.data or stored.original_filename, kind=MaterialKind.FILE,
                           stored=stored)
     flash(_("%(name)s uploaded.", name=stored.original_filename), "success")

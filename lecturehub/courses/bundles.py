@@ -18,6 +18,7 @@ from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 
+from lecturehub.core.errors import UserError
 from lecturehub.extensions import db
 
 from .content import read_bundle
@@ -39,7 +40,7 @@ _signals = Namespace()
 lecture_previewed = _signals.signal("content-lecture-previewed")
 
 
-class BundleError(ValueError):
+class BundleError(UserError):
     """The ZIP file cannot be used; the message is for the admin."""
 
 

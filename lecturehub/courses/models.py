@@ -5,22 +5,23 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from flask_babel import gettext as _
+from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lecturehub.core.types import UTCDateTime
+from lecturehub.core.types import LabelledEnum, UTCDateTime, enum_column
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
 
-def _enum(enum_cls):
-    return Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
-
-class LectureFormat(str, enum.Enum):
+class LectureFormat(LabelledEnum):
     IN_PERSON = "in_person"
     VIDEO_CONFERENCE = "video_conference"
     ONLINE = "online"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.IN_PERSON: _("In person"), cls.VIDEO_CONFERENCE: _("Video conference"), cls.ONLINE: _("Online")}
 
 
 class MaterialKind(str, enum.Enum):
@@ -60,7 +61,7 @@ class Lecture(db.Model):
     host: Mapped[str] = mapped_column(String(120), default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    format: Mapped[LectureFormat] = mapped_column(_enum(LectureFormat), default=LectureFormat.IN_PERSON)
+    format: Mapped[LectureFormat] = mapped_column(enum_column(LectureFormat), default=LectureFormat.IN_PERSON)
     study_hours: Mapped[Decimal] = mapped_column(Numeric(4, 1), default=Decimal("1.0"))
     summary_md: Mapped[str] = mapped_column(Text, default="")
     quiz_pass_mark: Mapped[int] = mapped_column(Integer, default=80)
@@ -124,7 +125,7 @@ class Material(db.Model):
     lecture_id: Mapped[int] = mapped_column(ForeignKey("lecture.id", ondelete="CASCADE"), index=True)
     slug: Mapped[str] = mapped_column(String(80))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    kind: Mapped[MaterialKind] = mapped_column(_enum(MaterialKind), default=MaterialKind.ARTICLE)
+    kind: Mapped[MaterialKind] = mapped_column(enum_column(MaterialKind), default=MaterialKind.ARTICLE)
     title: Mapped[str] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(300), default="")
     body_md: Mapped[str] = mapped_column(Text, default="")

@@ -70,11 +70,7 @@ def material_download(lecture_id: int, material_id: int):
 
 @bp.app_template_global()
 def format_name(lecture_format: LectureFormat) -> str:
-    return {
-        LectureFormat.IN_PERSON: _("In person"),
-        LectureFormat.VIDEO_CONFERENCE: _("Video conference"),
-        LectureFormat.ONLINE: _("Online"),
-    }[lecture_format]
+    return lecture_format.label
 
 
 @bp.app_template_global()

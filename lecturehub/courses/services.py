@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
+from lecturehub.core.errors import UserError
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -65,13 +66,11 @@ def get_material_for(user, lecture_id: int, material_id: int) -> tuple[Lecture, 
     return lecture, material
 
 
-class AuthoringError(ValueError):
+class AuthoringError(UserError):
     """A rule about content was broken; `field` names the form field it concerns."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 def describe_course(course: Course | None) -> dict:

@@ -11,6 +11,8 @@ from pathlib import Path, PurePosixPath
 from flask import current_app
 from flask_babel import gettext as _
 
+from lecturehub.core.errors import UserError
+
 # extension -> (MIME type, a check of the first bytes / the archive's parts)
 OFFICE_PARTS = {".docx": "word/document.xml", ".pptx": "ppt/presentation.xml", ".xlsx": "xl/workbook.xml"}
 TYPES = {
@@ -24,7 +26,7 @@ TYPES = {
 }
 
 
-class UploadError(ValueError):
+class UploadError(UserError):
     """The upload is refused; the message is for the admin."""
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from lecturehub.accounts.models import Role, User, coordinator_venue
+from lecturehub.accounts.services import members_of_venue, members_per_venue
 from lecturehub.attendance import services as attendance
 from lecturehub.core.permissions import role_required
 from lecturehub.courses.services import visible_courses
@@ -40,11 +41,7 @@ def home():
         return render_template("organisation/home_admin.html", counts=counts, courses=courses, **_door(current_user))
     venue_sizes = {}
     if current_user.is_coordinator:
-        venue_ids = [v.id for v in current_user.coordinated_venues]
-        venue_sizes = dict(db.session.execute(
-            sa.select(User.home_venue_id, sa.func.count(User.id))
-            .where(User.home_venue_id.in_(venue_ids)).group_by(User.home_venue_id)
-        ).all())
+        venue_sizes = members_per_venue([v.id for v in current_user.coordinated_venues])
     return render_template("organisation/home.html", courses=courses, venue_sizes=venue_sizes,
                            open_checkins=attendance.open_checkin_lectures(current_user),
                            makeup_tasks=attendance.open_makeup_tasks(current_user), **_door(current_user))
@@ -54,10 +51,7 @@ def home():
 @role_required(Role.COORDINATOR, Role.ADMIN)
 def venue_list():
     venues = venues_for(current_user)
-    sizes = dict(db.session.execute(
-        sa.select(User.home_venue_id, sa.func.count(User.id))
-        .where(User.home_venue_id.in_([v.id for v in venues])).group_by(User.home_venue_id)
-    ).all())
+    sizes = members_per_venue([v.id for v in venues])
     coordinators = {}
     for venue_id, name in db.session.execute(
         sa.select(coordinator_venue.c.venue_id, User.name)
@@ -73,9 +67,7 @@ def venue_list():
 @role_required(Role.COORDINATOR, Role.ADMIN)
 def venue_detail(venue_id: int):
     venue = get_venue_for(current_user, venue_id)
-    members = list(db.session.scalars(
-        sa.select(User).where(User.home_venue_id == venue.id).order_by(User.member_no, User.username)
-    ))
+    members = members_of_venue(venue.id)
     coordinators = list(db.session.scalars(
         sa.select(User).join(coordinator_venue, coordinator_venue.c.user_id == User.id)
         .where(coordinator_venue.c.venue_id == venue.id).order_by(User.username)

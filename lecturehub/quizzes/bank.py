@@ -10,6 +10,7 @@ from wtforms import SelectChoice
 from lecturehub.accounts.models import Role
 from lecturehub.audit import services as audit
 from lecturehub.core.contentfiles import ContentError
+from lecturehub.core.errors import show_on_form
 from lecturehub.core.permissions import role_required
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
@@ -95,8 +96,7 @@ def edit_question(lecture_id: int | None = None, question_id: int | None = None)
         try:
             options, answer = services.parse_answer(kind, form.options_text.data or "", form.answer.data)
         except services.QuestionError as exc:
-            getattr(form, exc.field).errors.append(exc.message)
-            status = 422
+            status = show_on_form(form, exc)
         else:
             key_point_id = int(form.key_point.data) if form.key_point.data else None
             services.save_question(lecture, question, kind=kind, stem=form.stem.data, options=options, answer=answer,

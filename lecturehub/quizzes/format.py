@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from pydantic import Field, ValidationInfo, field_validator
 
 from lecturehub.core.contentfiles import ContentError, ContentReader, FileModel, Problem, Text, WholeNumber, invalid
+from lecturehub.core.errors import UserError
 from lecturehub.core.forms import unstorable_character
 
 LETTERS = "ABCDEFGH"
@@ -27,13 +28,11 @@ FALSE_WORDS = {"false", "错误", "错"}
 MAX_OPTION_LENGTH = 500
 
 
-class AnswerError(ValueError):
+class AnswerError(UserError):
     """A question's options or answer break the rules; `field` is "options" or "answer"."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 def checked_options(values: list) -> list[str]:

@@ -3,19 +3,24 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from flask_babel import gettext as _
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lecturehub.core.timeutil import utcnow
-from lecturehub.core.types import UTCDateTime
+from lecturehub.core.types import LabelledEnum, UTCDateTime, enum_column
 from lecturehub.courses.models import KeyPoint, Lecture
 from lecturehub.extensions import db
 
 
-class QuestionKind(str, enum.Enum):
+class QuestionKind(LabelledEnum):
     SINGLE = "single"
     MULTIPLE = "multiple"
     TRUE_FALSE = "truefalse"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.SINGLE: _("Single choice"), cls.MULTIPLE: _("Multiple choice"), cls.TRUE_FALSE: _("True or false")}
 
 
 class Question(db.Model):
@@ -29,7 +34,7 @@ class Question(db.Model):
     key: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[QuestionKind] = mapped_column(
-        Enum(QuestionKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+        enum_column(QuestionKind)
     )
     stem: Mapped[str] = mapped_column(Text)
     options: Mapped[list[str]] = mapped_column(JSON)
@@ -110,7 +115,7 @@ class QuizSettings(db.Model):
     shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
     draw_count: Mapped[int | None] = mapped_column(Integer)
     feedback: Mapped[FeedbackMode] = mapped_column(
-        Enum(FeedbackMode, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        enum_column(FeedbackMode),
         default=FeedbackMode.AFTER_SUBMIT)
     max_attempts: Mapped[int | None] = mapped_column(Integer)
 

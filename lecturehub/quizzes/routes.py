@@ -17,7 +17,7 @@ from lecturehub.extensions import db
 
 from . import services, statistics
 from .forms import build_quiz_form, field_name, responses_from
-from .models import FeedbackMode, QuizAttempt, QuizSitting
+from .models import FeedbackMode, QuestionKind, QuizAttempt, QuizSitting
 
 bp = Blueprint("quizzes", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/quizzes")
@@ -132,7 +132,7 @@ def lecture_panel(user, lecture) -> LecturePanel:
 
 @bp.app_template_global()
 def question_kind_name(kind: str) -> str:
-    return {"single": _("Single choice"), "multiple": _("Multiple choice"), "truefalse": _("True or false")}[kind]
+    return QuestionKind(kind).label
 
 
 # Question writers often end a stem with （多选） themselves; the label would then say it twice.

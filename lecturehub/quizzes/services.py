@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
+from lecturehub.core.errors import UserError
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
@@ -137,11 +138,11 @@ def passed_lecture_ids(user_id: int, lecture_ids: Sequence[int]) -> set[int]:
                                                 QuizAttempt.lecture_id.in_(lecture_ids)).distinct()))
 
 
-class QuestionError(ValueError):
+class QuestionError(UserError):
+    """A question cannot be saved as written; `field` is the editor's field it concerns."""
+
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 def parse_answer(kind: QuestionKind, options_text: str, answer_text: str) -> tuple[list[str], list[int]]:

@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
+from lecturehub.core.errors import show_on_form
 from lecturehub.core.permissions import Role, role_required
 from lecturehub.extensions import db
 
@@ -59,8 +60,8 @@ def edit_venue(venue_id: int | None = None):
                 message = _("The venue has been saved.") if changes else _("Nothing was changed.")
         except services.VenueError as exc:
             db.session.rollback()
-            form.code.errors.append(str(exc))
-            return render_template("venues/admin_edit.html", form=form, venue=venue), 422
+            status = show_on_form(form, exc, "code")
+            return render_template("venues/admin_edit.html", form=form, venue=venue), status
         db.session.commit()
         flash(message, "success")
         return redirect(url_for("organisation.venue_detail", venue_id=venue.id))

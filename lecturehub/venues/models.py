@@ -1,18 +1,22 @@
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Integer, String
+from flask_babel import gettext as _
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lecturehub.core.types import UTCDateTime
+from lecturehub.core.types import LabelledEnum, UTCDateTime, enum_column
 from lecturehub.extensions import db
 
 
-class VenueKind(str, enum.Enum):
+class VenueKind(LabelledEnum):
     MAIN = "main"
     BRANCH = "branch"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.MAIN: _("Main venue"), cls.BRANCH: _("Branch venue")}
 
 
 class Venue(db.Model):
@@ -24,7 +28,7 @@ class Venue(db.Model):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[VenueKind] = mapped_column(
-        Enum(VenueKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+        enum_column(VenueKind)
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     # A retired venue keeps its lectures, records and reports, and leaves every list offered for new work.

@@ -8,6 +8,7 @@ from flask import abort
 from flask_babel import gettext as _
 
 from lecturehub.audit import services as audit
+from lecturehub.core.errors import UserError
 from lecturehub.core.timeutil import utcnow
 from lecturehub.extensions import db
 
@@ -35,12 +36,12 @@ def get_venue_for(user, venue_id: int) -> Venue:
 
 # --- the admin's venue pages ------------------------------------------------------------------------------
 
-class VenueError(ValueError):
+class VenueError(UserError):
     """A venue rule was broken; the message is for the admin."""
 
 
 def kind_label(kind: VenueKind) -> str:
-    return _("Main venue") if kind is VenueKind.MAIN else _("Branch venue")
+    return kind.label
 
 
 def active_venues_query() -> sa.Select:
