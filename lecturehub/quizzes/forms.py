@@ -9,22 +9,16 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from lecturehub.core.fields import MultiCheckboxField
 from lecturehub.core.forms import AppForm
 
 from .models import Question, QuestionKind
 from .services import option_labels
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def field_name(question: Question) -> str:

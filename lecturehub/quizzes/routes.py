@@ -16,13 +16,12 @@ from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
 
 from . import services, statistics
+from .format import LETTERS
 from .forms import build_quiz_form, field_name, responses_from
 from .models import FeedbackMode, QuestionKind, QuizAttempt, QuizSitting
 
 bp = Blueprint("quizzes", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/quizzes")
-
-LETTERS = "ABCDEFGH"
 
 
 @bp.route("/lectures/<int:lecture_id>/quiz", methods=["GET", "POST"])
