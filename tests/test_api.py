@@ -469,3 +469,17 @@ def test_a_member_scanned_twice_in_one_batch_counts_by_the_earlier_scan(client, 
                                                            ("twice-earlier", "checked_in")]
     [record] = records(lecture.id)
     assert record.status is Status.PRESENT and abs(record.checked_in_at - earlier) < timedelta(milliseconds=1)
+
+
+def test_a_queued_scan_does_not_change_a_record_the_venue_has_filed(client, org, make_lecture, token_for):
+    """Issue 11 and 16 together: after filing, a late queue is refused instead of silently changing the record."""
+    from lecturehub.attendance.models import FilingState, VenueFiling
+
+    lecture = make_lecture(utcnow() - timedelta(hours=3))  # check-in closed within the last hours
+    db.session.add(VenueFiling(lecture_id=lecture.id, venue_id=org["branch_a"], state=FilingState.FILED,
+                               filed_at=utcnow()))
+    db.session.commit()
+    answer = client.post(checkins_url(org, lecture), json=scan("m0001", lecture.starts_at, "nonce-after-filing"),
+                         headers=bearer(token_for())).get_json()
+    assert (answer["outcome"], answer["code"]) == ("refused", "filed")
+    assert records(lecture.id) == []

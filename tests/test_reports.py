@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from lecturehub.accounts.models import Membership, MembershipChange, Role, User
 from lecturehub.attendance.models import AttendanceRecord, LeaveRequest, LeaveState, Method, Status
-from lecturehub.core.timeutil import to_local
+from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
 from lecturehub.reports import services
@@ -468,3 +468,17 @@ def test_an_unchanged_report_downloads_byte_for_byte_the_same(monkeypatch):
     assert first == second
     sheet = load_workbook(io.BytesIO(second)).active
     assert [c.value for c in sheet[2]][0] == "张伟"
+
+
+def test_best_scores_round_by_the_one_rule(client, org, make_lecture):
+    """5 right of 8 reads 62.5% on the member's page and in the venue's drill-down, as every other share does."""
+    from lecturehub.quizzes.models import QuizAttempt
+
+    lecture = make_lecture(utcnow() - timedelta(days=1))
+    member = db.session.scalar(sa.select(User).where(User.username == "m0001"))
+    db.session.add(QuizAttempt(lecture_id=lecture.id, user_id=member.id, correct_count=5, question_count=8, score=62,
+                               pass_mark=80, passed=False, submitted_at=utcnow()))
+    db.session.commit()
+    assert services.member_quiz_results(member)[0][2] == 62.5
+    stats = services.lecture_report(lecture, [org["branch_a"]])[0]
+    assert stats.quiz_average == 62.5

@@ -198,7 +198,7 @@ SCAN_STATUS = {"checked_in": 201, "already_checked_in": 200, "checked_in_elsewhe
                     201: ("Checked in (`checked_in`), on time or late by `scanned_at`", schemas.ScanResult),
                     200: ("Had already checked in here (`already_checked_in`); nothing changed", schemas.ScanResult),
                     409: ("Not counted: checked in at another venue (`checked_in_elsewhere`), or `refused` (see "
-                          "`code`: `unknown_member`, `not_open`, `closed`, `scanned_in_future`, `too_late_to_send`)",
+                          "`code`: `unknown_member`, `not_open`, `closed`, `scanned_in_future`, `too_late_to_send`, `filed`)",
                           schemas.ScanResult),
                 })
 def check_in(venue_id: int, lecture_id: int):

@@ -98,7 +98,7 @@ class ScanResult(BaseModel):
     outcome: Outcome = Field(description="`checked_in_elsewhere` is a conflict: the member's record stays where "
                              "it is. `refused`: see `code`.")
     code: str | None = Field(description="Why a scan was refused: `unknown_member`, `not_open`, `closed`, "
-                             "`scanned_in_future`, `too_late_to_send`.")
+                             "`scanned_in_future`, `too_late_to_send`, `filed`.")
     message: str = Field(description="For the person at the desk, in the request's language.")
     member_no: str | None
     name: str | None

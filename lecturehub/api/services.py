@@ -126,6 +126,7 @@ REFUSALS = {
     "closed": lambda: _("Check-in for this lecture has closed."),
     "scanned_in_future": lambda: _("The scan time lies in the future; check the device's clock."),
     "too_late_to_send": lambda: _("This scan was sent too long after check-in closed."),
+    "filed": lambda: _("The venue's record of this lecture has been filed; correct it on the roster, with a reason."),
 }
 
 
@@ -203,6 +204,11 @@ def _check_in_scan(lecture: Lecture, venue: Venue, text: str, scanned_at: dateti
         return {**answer, "code": "too_late_to_send"}
     if member is None:
         return {**answer, "code": "unknown_member"}
+    # A queue sent after the coordinator filed would change a frozen record silently; a filed record changes
+    # only as a correction, with a reason, on the roster.
+    if now > window.closes_at and attendance.filed_venue_ids(
+            lecture.id, {venue.id, attendance.expected_venue_id(member, lecture)}):
+        return {**answer, "code": "filed"}
     try:
         result = attendance.record_check_in(member, lecture, venue.id, Method.DEVICE if device else Method.DESK,
                                             now=now, by=by, scanned_at=min(scanned_at, now), device=device)

@@ -13,6 +13,17 @@ def percent(part: int, whole: int) -> float | None:
     return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
+def one_decimal(value: float | Decimal) -> float:
+    """An average or other computed share rounded by the same rule (one decimal, halves up)."""
+    return float(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def best_percent(results) -> float | None:
+    """The best of several (right, asked) quiz results in per cent, by the one rule; None for no results."""
+    shares = [percent(right, asked) for right, asked in results if asked]
+    return max(shares) if shares else None
+
+
 def score_text(part: int, whole: int) -> str:
     """A quiz score as a member reads it: "85%", "62.5%" (the same rounding, without a trailing ".0")."""
     value = percent(part, whole) or 0.0

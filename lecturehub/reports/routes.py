@@ -165,7 +165,7 @@ def _venue_lecture_stats(lecture_id: int, venue_id: int):
 def _names_table(stats) -> Table:
     table = Table(_("Members"), [Column(_("Member number")), Column(_("Name")), Column(_("Status")),
                                  Column(_("Made up"), "datetime"), Column(_("Check-in time"), "datetime"),
-                                 Column(_("Reason")), Column(_("Best quiz score"), "int")])
+                                 Column(_("Reason")), Column(_("Best quiz score"), "number")])
     for m in stats.members:
         table.rows.append([m.user.member_no, m.user.name, status_heading(m.key),
                            m.record.made_up_at if m.record else None, m.record.checked_in_at if m.record else None,
@@ -374,7 +374,7 @@ def me():
 
     def quiz_table() -> Table:
         t = Table(_("My quiz results"), [Column(_("Date"), "date"), Column(_("Lecture")), Column(_("Attempts"), "int"),
-                                         Column(_("Best quiz score"), "int"), Column(_("Passed"))])
+                                         Column(_("Best quiz score"), "number"), Column(_("Passed"))])
         t.rows = [[lecture.starts_at, lecture.title, attempts, best, _("yes") if passed else _("no")]
                   for lecture, attempts, best, passed in quizzes]
         return t

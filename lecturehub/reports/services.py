@@ -20,7 +20,7 @@ from lecturehub.attendance.services import (
     expected_memberships,
     window_of,
 )
-from lecturehub.core.numbers import percent
+from lecturehub.core.numbers import best_percent, one_decimal, percent
 from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import Course, Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -40,7 +40,7 @@ class MemberStatus:
     user: User
     status: Status | None  # None: window still open and no record yet
     record: AttendanceRecord | None
-    best_score: int | None = None
+    best_score: float | None = None
 
     @property
     def key(self) -> str:
@@ -88,7 +88,7 @@ class VenueStats:
     @property
     def quiz_average(self) -> float | None:
         scores = [m.best_score for m in self.members if m.best_score is not None]
-        return round(sum(scores) / len(scores), 1) if scores else None
+        return one_decimal(sum(scores) / len(scores)) if scores else None
 
 
 def lecture_venues(lecture: Lecture, venue_ids: list[int] | None) -> list[Venue]:
@@ -117,9 +117,15 @@ def lecture_report(lecture: Lecture, venue_ids: list[int] | None, now: datetime 
         sa.select(LeaveRequest.user_id, LeaveRequest.reason, LeaveRequest.state)
         .join(User, User.id == LeaveRequest.user_id)
         .where(LeaveRequest.lecture_id == lecture.id, member_filter).order_by(LeaveRequest.requested_at)))
-    scores = dict(db.session.execute(
-        sa.select(QuizAttempt.user_id, sa.func.max(QuizAttempt.score)).join(User, User.id == QuizAttempt.user_id)
-        .where(QuizAttempt.lecture_id == lecture.id, member_filter).group_by(QuizAttempt.user_id)).all())
+    # Each member's best attempt, from right and asked rather than the stored whole-number score, so that the
+    # report rounds as every other share does (5 of 8 is 62.5%).
+    attempts: dict[int, list[tuple[int, int]]] = {}
+    for user_id, right, asked in db.session.execute(
+            sa.select(QuizAttempt.user_id, QuizAttempt.correct_count, QuizAttempt.question_count)
+            .join(User, User.id == QuizAttempt.user_id)
+            .where(QuizAttempt.lecture_id == lecture.id, member_filter)):
+        attempts.setdefault(user_id, []).append((right, asked))
+    scores = {user_id: best_percent(results) for user_id, results in attempts.items()}
     stats = {v.id: VenueStats(v) for v in venues}
     venue_of = {}
     for member, venue_id in members:
@@ -367,13 +373,15 @@ def member_ledger(member: User, year: int, now: datetime | None = None) -> list[
     return lines
 
 
-def member_quiz_results(member: User) -> list[tuple[Lecture, int, int, bool]]:
-    """(lecture, attempts, best score, passed) for every quiz the member took; two queries."""
-    rows = db.session.execute(
-        sa.select(QuizAttempt.lecture_id, sa.func.count(QuizAttempt.id), sa.func.max(QuizAttempt.score),
-                  sa.func.max(sa.case((QuizAttempt.passed, 1), else_=0)))
-        .where(QuizAttempt.user_id == member.id).group_by(QuizAttempt.lecture_id)).all()
+def member_quiz_results(member: User) -> list[tuple[Lecture, int, float, bool]]:
+    """(lecture, attempts, best score in per cent, passed) for every quiz the member took; two queries."""
+    by_lecture: dict[int, list] = {}
+    for lecture_id, right, asked, passed in db.session.execute(
+            sa.select(QuizAttempt.lecture_id, QuizAttempt.correct_count, QuizAttempt.question_count,
+                      QuizAttempt.passed).where(QuizAttempt.user_id == member.id)):
+        by_lecture.setdefault(lecture_id, []).append((right, asked, passed))
     lectures = {lec.id: lec for lec in db.session.scalars(
-        sa.select(Lecture).where(Lecture.id.in_([r[0] for r in rows])))}
-    return sorted(((lectures[lid], count, best, bool(passed)) for lid, count, best, passed in rows),
+        sa.select(Lecture).where(Lecture.id.in_(list(by_lecture))))}
+    return sorted(((lectures[lid], len(results), best_percent((r, a) for r, a, _p in results),
+                    any(p for _r, _a, p in results)) for lid, results in by_lecture.items()),
                   key=lambda item: item[0].starts_at, reverse=True)
