@@ -44,11 +44,11 @@ from .leave import (
 )
 from .makeup import (
     MakeupTask,
-    _on_quiz_submitted,
     complete_makeup_if_done,
     lectures_with_quiz,
     mark_key_points_read,
     needs_makeup,
+    on_quiz_submitted,
     open_makeup_tasks,
 )
 from .models import Status
@@ -59,9 +59,9 @@ from .roster import (
     SheetError,
     _check_sheet_allowed,
     _check_sheet_entries,
-    _count_expected_members,
     _sheet_member_numbers,
     changes_for,
+    count_expected_members,
     effective_status,
     expected_members_query,
     expected_memberships,
@@ -103,7 +103,7 @@ __all__ = [
     "open_checkin_lectures",
     "expected_memberships",
     "expected_members_query",
-    "_count_expected_members",
+    "count_expected_members",
     "expected_venue_id",
     "effective_status",
     "RosterRow",
@@ -130,7 +130,7 @@ __all__ = [
     "open_makeup_tasks",
     "mark_key_points_read",
     "complete_makeup_if_done",
-    "_on_quiz_submitted",
+    "on_quiz_submitted",
     "utcnow",
     "Status",
 ]
