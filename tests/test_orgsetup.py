@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from lecturehub.accounts.models import Role, User
 from lecturehub.attendance.models import AttendanceRecord, Method, Status
 from lecturehub.audit.models import AuditEvent
 from lecturehub.core.spreadsheets import TableError, read_rows
-from lecturehub.core.timeutil import utcnow
+from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.courses.models import LectureVenue
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
@@ -142,9 +142,14 @@ def hidden(page: str, name: str) -> str:
     return re.search(rf'name="{name}"[^>]*value="([^"]*)"', page).group(1)
 
 
+# Transfers take effect from tomorrow (Beijing time): a fixed date would fall before the memberships a test
+# has just created once the clock passes it.
+EFFECTIVE_ON = (to_local(utcnow()) + timedelta(days=1)).date()
+
+
 def confirm(client, page: str, **fields):
     data = {"token": hidden(page, "token"), "digest": hidden(page, "digest"), "filename": hidden(page, "filename"),
-            "effective_on": "2026-12-01", **fields}
+            "effective_on": EFFECTIVE_ON.isoformat(), **fields}
     return client.submit("/admin/roster/apply", data, token_from="/admin/roster")
 
 
@@ -182,7 +187,8 @@ def test_preview_then_apply_in_the_browser(client, org):
     assert member("m0002").active is False
     [entry] = audit_events("roster.imported")
     assert entry.details["file"] == "花名册.csv" and entry.details["left"] == 1
-    assert entry.details["effective"].startswith("2026-11-30T16:00")  # 2026-12-01 00:00 in Beijing
+    midnight_in_beijing = datetime.combine(EFFECTIVE_ON, datetime.min.time(), local_zone()).astimezone(timezone.utc)
+    assert entry.details["effective"].startswith(midnight_in_beijing.isoformat()[:16])
 
     log = client.get("/admin/audit?action=roster.imported").get_data(as_text=True)
     assert "花名册.csv" in log and "DY0500 新党员" in log and "m0002 李娜：已离开组织" in log
@@ -469,7 +475,7 @@ def test_an_admin_builds_an_organisation_from_an_xls_entirely_in_the_browser(cli
              "党员070,DY0007,主会场\n").encode("gb18030")
     page = preview(client, "调整.csv", fixed).get_data(as_text=True)
     assert "党员007 → 党员070" in page and page.count("组织关系转接") == 3
-    assert confirm(client, page, name_5="skip", effective_on="2026-12-01").status_code == 200
+    assert confirm(client, page, name_5="skip").status_code == 200
     assert [member(f"DY000{n}").home_venue.name for n in (1, 2, 3)] == ["第5分会场"] * 3
     assert member("DY0007").name == "党员007"
     assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.active.is_(True))) == 501
