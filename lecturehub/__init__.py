@@ -124,14 +124,27 @@ def _connect_packages(app: Flask) -> None:
     """Where a lower package's page or event is extended by a package built on it, without importing it.
 
     Listed here, at app creation, so that every such seam can be found in one place."""
+    from .attendance.makeup import on_quiz_submitted
+    from .attendance.roster import count_expected_members
     from .attendance.routes import lecture_panel as checkin_panel
     from .audit.services import record_export
     from .core.exports import table_exported
+    from .courses import bundles, content
+    from .courses.archive import counting_expected_members
     from .courses.panels import register_lecture_panel
+    from .quizzes import content as quiz_content
     from .quizzes.routes import lecture_panel as quiz_panel
+    from .quizzes.services import quiz_submitted
 
     register_lecture_panel(app, "status", checkin_panel)
     register_lecture_panel(app, "study", quiz_panel)
+    # Courses reads and imports a lecture folder; quizzes reads and saves the quiz in it.
+    content.lecture_folder_read.connect(quiz_content.on_lecture_folder_read)
+    content.lecture_imported.connect(quiz_content.on_lecture_imported)
+    bundles.lecture_previewed.connect(quiz_content.on_lecture_previewed)
+    # Archiving asks who a lecture expected; a passed quiz may complete a member's make-up study.
+    counting_expected_members.connect(count_expected_members)
+    quiz_submitted.connect(on_quiz_submitted)
     table_exported.connect(record_export)
 
 

@@ -97,3 +97,11 @@ def test_a_domain_error_lands_on_its_form_field_with_422(client, org):
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert re.search(r'<p class="error" id="code-error">已有会场使用简码\s*B01。</p>', html)
+
+
+def test_signals_are_connected_at_app_creation_not_on_import():
+    # Connected in create_app (_connect_packages), every seam between packages can be read in one place.
+    on_import = [f"{path.relative_to(ROOT)}: {line}" for path in (ROOT / "lecturehub").rglob("*.py")
+                 if path.name != "__init__.py" or path.parent.name != "lecturehub"
+                 for line in path.read_text(encoding="utf-8").splitlines() if re.match(r"[\w.]+\.connect\(", line)]
+    assert on_import == []

@@ -104,7 +104,7 @@ def test_one_rounding_rule_for_shares_and_scores(client, org, make_lecture):
     from lecturehub.core.numbers import percent
 
     assert (percent(5, 8), percent(2, 3), percent(1, 8), percent(0, 0)) == (62.5, 66.7, 12.5, None)
-    assert statistics.share(5, 8) == 62.5
+    assert statistics.Tally(answered=8, correct=5).share == 62.5
     from lecturehub.reports.services import rate
 
     assert rate(5, 8) == 62.5

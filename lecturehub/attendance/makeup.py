@@ -13,7 +13,7 @@ from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
-from lecturehub.quizzes.services import passed_lecture_ids, quiz_submitted
+from lecturehub.quizzes.services import passed_lecture_ids
 
 from .checkin import Phase, window_of
 from .models import (
@@ -123,9 +123,7 @@ def complete_makeup_if_done(member: User, lecture: Lecture, now: datetime | None
     return True
 
 
-def _on_quiz_submitted(sender, attempt, **extra) -> None:
+def on_quiz_submitted(sender, attempt, **extra) -> None:
     if attempt.passed:
         complete_makeup_if_done(db.session.get(User, attempt.user_id), attempt.lecture)
 
-
-quiz_submitted.connect(_on_quiz_submitted)

@@ -13,7 +13,6 @@ from lecturehub.audit import services as audit
 from lecturehub.core.errors import UserError
 from lecturehub.core.spreadsheets import TableError, cell_text, find_header, read_rows
 from lecturehub.core.timeutil import utcnow
-from lecturehub.courses.archive import counting_expected_members
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
@@ -55,7 +54,7 @@ def expected_members_query(lecture_id: int, venue_ids: list[int] | None = None) 
     return query
 
 
-def _count_expected_members(sender, lectures: list[tuple[datetime, list[str] | None]], **extra) -> int:
+def count_expected_members(sender, lectures: list[tuple[datetime, list[str] | None]], **extra) -> int:
     """How many distinct members lectures starting at these times at these venues (None: all) would expect."""
     members: set[int] = set()
     for starts_at, venue_codes in lectures:
@@ -65,8 +64,6 @@ def _count_expected_members(sender, lectures: list[tuple[datetime, list[str] | N
         members.update(db.session.scalars(query))
     return len(members)
 
-
-counting_expected_members.connect(_count_expected_members)
 
 
 def expected_venue_id(member: User, lecture: Lecture) -> int | None:

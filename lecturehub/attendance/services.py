@@ -43,11 +43,11 @@ from .leave import (
 )
 from .makeup import (
     MakeupTask,
-    _on_quiz_submitted,
     complete_makeup_if_done,
     lectures_with_quiz,
     mark_key_points_read,
     needs_makeup,
+    on_quiz_submitted,
     open_makeup_tasks,
 )
 from .models import Status
@@ -58,9 +58,9 @@ from .roster import (
     SheetError,
     _check_sheet_allowed,
     _check_sheet_entries,
-    _count_expected_members,
     _sheet_member_numbers,
     changes_for,
+    count_expected_members,
     effective_status,
     expected_members_query,
     expected_memberships,
@@ -101,7 +101,7 @@ __all__ = [
     "open_checkin_lectures",
     "expected_memberships",
     "expected_members_query",
-    "_count_expected_members",
+    "count_expected_members",
     "expected_venue_id",
     "effective_status",
     "RosterRow",
@@ -128,7 +128,7 @@ __all__ = [
     "open_makeup_tasks",
     "mark_key_points_read",
     "complete_makeup_if_done",
-    "_on_quiz_submitted",
+    "on_quiz_submitted",
     "utcnow",
     "Status",
 ]

@@ -15,7 +15,6 @@ from lecturehub.core.permissions import role_required
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
-from . import content as _content_part  # noqa: F401 (connects quizzes' part of content import)
 from . import services
 from .format import answer_text, quiz_yaml, read_quiz_text
 from .forms import BankImportForm, QuestionForm, QuizSettingsForm, SimpleForm

@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from lecturehub.core.contentfiles import ContentReader
-from lecturehub.courses import bundles, content
+from lecturehub.courses import content
 from lecturehub.courses.format import LectureSpec
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
@@ -19,7 +19,7 @@ from .services import sync_questions
 QUIZ_FILE = "quiz.yaml"
 
 
-def _on_lecture_folder_read(sender, reader: ContentReader, folder: Path, spec: LectureSpec,
+def on_lecture_folder_read(sender, reader: ContentReader, folder: Path, spec: LectureSpec,
                             key_point_count: int | None, **extra) -> None:
     path = folder / QUIZ_FILE
     if path.is_file():
@@ -28,7 +28,7 @@ def _on_lecture_folder_read(sender, reader: ContentReader, folder: Path, spec: L
         spec.parts["quiz"] = QuizSpec()
 
 
-def _on_lecture_imported(sender, lecture: Lecture, spec: LectureSpec, summary: content.ImportSummary,
+def on_lecture_imported(sender, lecture: Lecture, spec: LectureSpec, summary: content.ImportSummary,
                          **extra) -> None:
     quiz: QuizSpec = spec.parts.get("quiz") or QuizSpec()
     if lecture.quiz_pass_mark != quiz.pass_mark:
@@ -40,7 +40,7 @@ def _on_lecture_imported(sender, lecture: Lecture, spec: LectureSpec, summary: c
     summary.parts["question(s)"] += len(quiz.questions)
 
 
-def _on_lecture_previewed(sender, lecture: Lecture | None, spec: LectureSpec, **extra) -> dict[str, int]:
+def on_lecture_previewed(sender, lecture: Lecture | None, spec: LectureSpec, **extra) -> dict[str, int]:
     """How the lecture's bank would change: new, changed and removed questions."""
     wanted = {q.key: q for q in (spec.parts.get("quiz") or QuizSpec()).questions}
     if lecture is None:
@@ -54,7 +54,3 @@ def _on_lecture_previewed(sender, lecture: Lecture | None, spec: LectureSpec, **
     return {"questions_new": len(set(wanted) - set(existing)), "questions_changed": changed,
             "questions_removed": len(set(existing) - set(wanted))}
 
-
-content.lecture_folder_read.connect(_on_lecture_folder_read)
-content.lecture_imported.connect(_on_lecture_imported)
-bundles.lecture_previewed.connect(_on_lecture_previewed)

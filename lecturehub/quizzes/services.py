@@ -86,6 +86,8 @@ def is_partial(answer: Sequence[int], chosen: Sequence[int]) -> bool:
 
 
 def score_percent(correct: int, total: int) -> int:
+    """The whole-number score an attempt keeps and is passed on: rounded down, never up (15 of 19 is 78, which
+    does not pass an 80 mark), unlike core.numbers.percent, which shows shares with one decimal."""
     return (correct * 100) // total if total else 0
 
 

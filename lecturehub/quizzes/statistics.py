@@ -25,10 +25,6 @@ FLAG_MIN_ANSWERS = 4
 EASY, HARD = 90.0, 10.0
 
 
-def share(correct: int, answered: int) -> float | None:
-    return percent(correct, answered)
-
-
 @dataclass
 class Tally:
     answered: int = 0
@@ -36,7 +32,7 @@ class Tally:
 
     @property
     def share(self) -> float | None:
-        return share(self.correct, self.answered)
+        return percent(self.correct, self.answered)
 
 
 @dataclass

@@ -73,13 +73,19 @@ def test_member_reads_their_records_on_a_phone(phone, org, past_lecture):
 
 
 def add_members(org, venue_key: str, count: int, prefix: str = "s") -> None:
-    """`count` more members at a venue (sharing one password hash: hashing each would take seconds)."""
-    from lecturehub.accounts.models import Role, User
+    """`count` more members of a venue since long before the test's lectures (sharing one password hash:
+    hashing each would take seconds)."""
+    from lecturehub.accounts.models import Membership, MembershipChange, Role, User
+
+    from ..conftest import MEMBERS_SINCE
 
     password_hash = db.session.get(User, org["member_a"]).password_hash
-    db.session.add_all([User(username=f"{prefix}{n:03d}", name=f"党员{prefix}{n:03d}", member_no=f"{prefix.upper()}{n:03d}",
-                             role=Role.MEMBER,
-                             home_venue_id=org[venue_key], password_hash=password_hash) for n in range(count)])
+    members = [User(username=f"{prefix}{n:03d}", name=f"党员{prefix}{n:03d}", member_no=f"{prefix.upper()}{n:03d}",
+                    role=Role.MEMBER, home_venue_id=org[venue_key], password_hash=password_hash)
+               for n in range(count)]
+    db.session.add_all(members)
+    db.session.add_all([Membership(user=member, venue_id=org[venue_key], starts_at=MEMBERS_SINCE,
+                                   began_how=MembershipChange.JOINED) for member in members])
     db.session.commit()
 
 
