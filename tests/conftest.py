@@ -99,9 +99,10 @@ def _note_write_statement(state):
         state.session.info["wrote"] = True
 
 
-@event.listens_for(Session, "after_commit")
-def _forget_writes(session):
-    session.info.pop("wrote", None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session, transaction):
+    if transaction.parent is None:  # the test's transaction ended (a flush or savepoint ends a nested one)
+        session.info.pop("wrote", None)
 
 
 def _session_wrote(session) -> bool:

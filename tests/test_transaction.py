@@ -8,7 +8,7 @@ from flask import Response, stream_with_context
 from sqlalchemy.orm import Session
 
 from lecturehub.audit.models import AuditEvent
-from lecturehub.core.transaction import in_transaction, keep_on_error
+from lecturehub.core.transaction import in_transaction, keep_on_error, savepoint
 from lecturehub.courses import services as courses
 from lecturehub.courses.models import Course
 from lecturehub.extensions import db
@@ -34,6 +34,12 @@ def probe_app(app, database_url, tmp_path):
     def fails_after_service(slug):
         _save_course(slug)
         raise RuntimeError("a bug after the service call")
+
+    @probe.get("/probe/savepoint-then-raise/<slug>")
+    def fails_after_savepoint(slug):
+        with savepoint():  # the request's first write: on SQLite it must not become the outer transaction
+            _save_course(slug)
+        raise RuntimeError("a bug after the service's savepoint")
 
     @probe.get("/probe/refuse/<slug>")
     def refuses(slug):
@@ -81,6 +87,13 @@ def test_a_failure_after_a_service_call_leaves_nothing_behind(probe_app):
         response = probe_app.test_client().get("/probe/raise/gone")
         assert response.status_code == 500
         assert _stored("gone") == (0, 0)
+
+
+def test_a_failure_after_a_savepoint_leaves_nothing_behind(probe_app):
+    probe_app.config["PROPAGATE_EXCEPTIONS"] = False
+    with probe_app.app_context():
+        assert probe_app.test_client().get("/probe/savepoint-then-raise/nested").status_code == 500
+        assert _stored("nested") == (0, 0)
 
 
 def test_an_error_status_rolls_back_unless_the_view_keeps_it(probe_app):

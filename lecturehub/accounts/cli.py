@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from lecturehub.core.timeutil import parse_local, utcnow
-from lecturehub.core.transaction import in_transaction
+from lecturehub.core.transaction import in_transaction, savepoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -39,7 +39,7 @@ def create_user_command(username, name, role, venue_labels, member_no, password)
         venues.append(venue)
     try:
         # The savepoint flushes here, so a taken member number is reported rather than failing the final commit.
-        with db.session.begin_nested():
+        with savepoint():
             user = services.create_user(username, name, Role(role), password, venues, member_no=member_no)
     except services.AccountError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -12,6 +12,7 @@ from lecturehub.audit import services as audit
 from lecturehub.core.forms import unstorable_character
 from lecturehub.core.spreadsheets import TableError, cell_text, find_header, read_rows
 from lecturehub.core.timeutil import utcnow
+from lecturehub.core.transaction import savepoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -390,7 +391,7 @@ def import_roster(filename: str, data: bytes, password: str | None = None, by: U
     """Read, check and apply a roster file in one go and commit; on any problem nothing is written."""
     plan = plan_roster(filename, data)
     # A savepoint: on any problem the roster's writes are undone, and nothing else of the caller's.
-    with db.session.begin_nested():
+    with savepoint():
         outcome = apply_roster_plan(plan, by=by, effective_at=effective_at or now or utcnow(), name_choices=name_choices, now=now,
                                     password=password)
     return outcome

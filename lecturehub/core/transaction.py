@@ -52,6 +52,20 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
 
 
+def savepoint():
+    """`db.session.begin_nested()` that stays nested on SQLite as well: undoes only its own writes on an error.
+
+    pysqlite starts its transaction lazily, at the first INSERT/UPDATE/DELETE, and not before a SAVEPOINT;
+    a savepoint opened first would then be the outermost transaction and releasing it would commit, out of
+    the request's reach. BEGIN is sent here only then, right before the savepoint's writes, so reads before
+    it still run outside a transaction, as pysqlite does them (no stale snapshot for concurrent writers).
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+    return db.session.begin_nested()
+
+
 def in_transaction(command: F) -> F:
     """Run a CLI command's body as one transaction: commit at the end, roll back on any error (Abort included)."""
 

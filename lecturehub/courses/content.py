@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 
 from lecturehub.audit import services as audit
 from lecturehub.core.contentfiles import ContentError, ContentReader, Problem
+from lecturehub.core.transaction import savepoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -210,7 +211,7 @@ def import_content(root: Path, archive_past: bool | None = None, name: str | Non
     decide(courses, archive_past)
     summary = ImportSummary()
     # A savepoint: a problem found while writing undoes the whole import and nothing else of the request.
-    with db.session.begin_nested():
+    with savepoint():
         all_venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
         for course_spec in courses:
             _apply_course(course_spec, all_venues, summary)

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
 from lecturehub.core.errors import UserError
+from lecturehub.core.transaction import savepoint
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
@@ -286,7 +287,7 @@ def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings) -> Quiz
     # device and in the attempt's record; drawing them again at the first answer could change the paper.
     try:
         # A savepoint, so a lost race undoes only this insert and not the rest of the request.
-        with db.session.begin_nested():
+        with savepoint():
             db.session.add(sitting)
     except sa.exc.IntegrityError:
         # The same member opened the quiz twice at once: use the sitting the other request made.
