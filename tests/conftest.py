@@ -110,6 +110,17 @@ def _session_wrote(session) -> bool:
     return bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Commit what the fixtures arranged through services (which only flush) before the test body runs.
+
+    A live server or another worker reads the database on its own connections; the test client commits
+    by itself before each request (see `Client.open`)."""
+    if has_app_context() and _session_wrote(db.session()):
+        db.session.commit()
+    yield
+
+
 class Client(FlaskClient):
     """A test client that submits forms the way a browser does: with the page's CSRF token."""
 
