@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from .config import load_config
+from .core import transaction
 from .core.i18n import LANGUAGES, babel_locale, select_locale
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -43,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_error_handlers(app)
     _register_template_helpers(app)
     _register_request_hooks(app)
+    transaction.init_app(app)  # after the other hooks: their response is the one committed or rolled back
     if app.config["BENCH_ENDPOINTS"]:
         from .core.bench import register_reference_endpoints
 

@@ -21,6 +21,7 @@ from lecturehub.accounts.models import Membership, MembershipChange, Role, User,
 from lecturehub.accounts.services import check_password_policy, current_membership, generate_password, transfer_member
 from lecturehub.attendance.models import AttendanceRecord, KeyPointsRead, LeaveRequest, LeaveState, Method, Status
 from lecturehub.core.timeutil import utcnow
+from lecturehub.core.transaction import in_transaction
 from lecturehub.courses.content import ContentError, import_content
 from lecturehub.courses.models import Course, KeyPoint, Lecture, LectureFormat, LectureVenue
 from lecturehub.extensions import db
@@ -117,6 +118,7 @@ def seed_accounts(venues: list[Venue], password_hash: str) -> dict[str, int]:
 @click.option("--content", "content_path", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Content folder to import (default: the project's content/).")
 @with_appcontext
+@in_transaction
 def demo_command(password: str | None, content_path: Path | None):
     """Build the demo organisation and seed lecture on this database, then print the logins."""
     if password is not None and check_password_policy(password):
@@ -125,7 +127,6 @@ def demo_command(password: str | None, content_path: Path | None):
     password = _demo_password(Path(current_app.instance_path), password)
     venues = seed_venues()
     counts = seed_accounts(venues, hash_password(password))
-    db.session.commit()
     content_path = content_path or Path(current_app.root_path).parent / "content"
     try:
         summary = import_content(content_path)
@@ -139,7 +140,6 @@ def demo_command(password: str | None, content_path: Path | None):
     live = seed_live_lecture(SEED_COURSE_SLUG, utcnow()) if seed_lecture else None
     if live is not None:
         copy_study_material(seed_lecture, live)
-    db.session.commit()
 
     last_member = f"m{len(venues) * MEMBERS_PER_VENUE:04d}"
     click.echo(f"Demo organisation ready: {len(venues)} venues, {counts['coordinator']} coordinators, "

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
 from flask.testing import FlaskClient
 from hypothesis import settings
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from lecturehub import create_app
@@ -85,12 +88,48 @@ def pytest_collection_modifyitems(config, items):
         items[:] = selected
 
 
+@event.listens_for(Session, "after_flush")
+def _note_flush(session, _flush_context):
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_write_statement(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session, transaction):
+    if transaction.parent is None:  # the test's transaction ended (a flush or savepoint ends a nested one)
+        session.info.pop("wrote", None)
+
+
+def _session_wrote(session) -> bool:
+    """Whether the test's own transaction holds writes; committing only then leaves a reading test's objects loaded."""
+    return bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Commit what the fixtures arranged through services (which only flush) before the test body runs.
+
+    A live server or another worker reads the database on its own connections; the test client commits
+    by itself before each request (see `Client.open`)."""
+    if has_app_context() and _session_wrote(db.session()):
+        db.session.commit()
+    yield
+
+
 class Client(FlaskClient):
     """A test client that submits forms the way a browser does: with the page's CSRF token."""
 
     def open(self, *args, **kwargs):
-        # Each request gets its own app context (its own `g` and database session), as in production,
-        # even when the test itself holds an app context open.
+        # Services only flush; the request or command around them commits. A test that arranged data by
+        # calling services plays that part: what it wrote is committed before the request, which runs in
+        # its own app context (its own `g` and database session) as in production, and could not see it otherwise.
+        if has_app_context() and _session_wrote(db.session()):
+            db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

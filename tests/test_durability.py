@@ -62,6 +62,7 @@ def populated(org, seed_lecture):
     quizzes.submit_attempt(member_a.id, lecture, questions, right)
     quizzes.submit_attempt(member_b.id, lecture, questions, {})
     quizzes.submit_attempt(member_b.id, lecture, questions, right)
+    db.session.commit()  # the services only flushed: the test plays the request that commits them
     return lecture.id
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from lecturehub.core.timeutil import parse_local, utcnow
+from lecturehub.core.transaction import in_transaction, savepoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -26,6 +27,7 @@ members_cli = AppGroup("members", help="Import member rosters.")
 @click.option("--venue", "venue_labels", multiple=True, help="Venue code or name; repeat for several.")
 @click.option("--member-no", default=None, help="Member number (编号).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@in_transaction
 def create_user_command(username, name, role, venue_labels, member_no, password):
     """Create an account."""
     lookup = services.venues_by_label()
@@ -36,13 +38,12 @@ def create_user_command(username, name, role, venue_labels, member_no, password)
             raise click.ClickException(f"unknown venue: {label}")
         venues.append(venue)
     try:
-        user = services.create_user(username, name, Role(role), password, venues, member_no=member_no)
-        db.session.commit()
+        # The savepoint flushes here, so a taken member number is reported rather than failing the final commit.
+        with savepoint():
+            user = services.create_user(username, name, Role(role), password, venues, member_no=member_no)
     except services.AccountError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     except sa.exc.IntegrityError as exc:
-        db.session.rollback()
         raise click.ClickException(f"member number {member_no} is taken") from exc
     click.echo(f"created {user.username} ({user.role.value})")
 
@@ -58,6 +59,7 @@ def create_user_command(username, name, role, venue_labels, member_no, password)
 @click.option("--effective", "effective_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Date (Beijing time) from which transfers and leavers take effect; default now.")
 @click.option("--mark-missing-left", is_flag=True, help="Members on no row of the file have left the organisation.")
+@in_transaction
 def import_members_command(path: Path, password: str | None, dry_run: bool, names: str, effective_day,
                            mark_missing_left: bool):
     """Import a roster (.xlsx, .xls or CSV with 姓名, 编号, 分会场 and optionally 角色): all rows or none."""
@@ -81,9 +83,7 @@ def import_members_command(path: Path, password: str | None, dry_run: bool, name
         with click.progressbar(length=len(plan.new) + len(plan.changes), label="importing", file=sys.stderr) as bar:
             outcome = services.apply_roster_plan(plan, by=None, effective_at=effective_at, name_choices=choices,
                                                  leaving=leaving, password=password, progress=bar.update)
-        db.session.commit()
     except services.RosterError as exc:
-        db.session.rollback()
         _fail(path, exc.problems)
     click.echo(f"created {len(outcome.created)}, updated {len(outcome.updated)}, skipped {len(outcome.skipped)}, "
                f"left {len(outcome.left)}")

@@ -91,7 +91,7 @@ def change_password(user: User, new_password: str) -> None:
     user.must_change_password = False
     _end_sessions(user, keep=user.session_token)
     audit.record("auth.password_changed", f"user:{user.username}", actor=user)
-    db.session.commit()
+    db.session.flush()
 
 
 def reset_password(user: User, by: User) -> str:
@@ -101,5 +101,5 @@ def reset_password(user: User, by: User) -> str:
     user.must_change_password = True
     _end_sessions(user)
     audit.record("user.password_reset", f"user:{user.username}", actor=by)
-    db.session.commit()
+    db.session.flush()
     return password

@@ -12,6 +12,7 @@ from lecturehub.audit import services as audit
 from lecturehub.core.forms import unstorable_character
 from lecturehub.core.spreadsheets import TableError, cell_text, find_header, read_rows
 from lecturehub.core.timeutil import utcnow
+from lecturehub.core.transaction import savepoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -389,11 +390,8 @@ def import_roster(filename: str, data: bytes, password: str | None = None, by: U
                   now: datetime | None = None) -> RosterOutcome:
     """Read, check and apply a roster file in one go and commit; on any problem nothing is written."""
     plan = plan_roster(filename, data)
-    try:
+    # A savepoint: on any problem the roster's writes are undone, and nothing else of the caller's.
+    with savepoint():
         outcome = apply_roster_plan(plan, by=by, effective_at=effective_at or now or utcnow(), name_choices=name_choices, now=now,
                                     password=password)
-    except RosterError:
-        db.session.rollback()
-        raise
-    db.session.commit()
     return outcome

@@ -347,7 +347,6 @@ def roster_apply():
     except services.RosterError as exc:
         db.session.rollback()
         return _roster_page(422, plan=plan, apply_form=form, problems=exc.problems)
-    db.session.commit()
     pending.drop(PENDING_ROSTERS, form.token.data)
     # The initial password is shown once, on this page only, never stored in plain text, put in a URL or cached.
     body, status = _roster_page(outcome=outcome, filename=filename)
@@ -377,7 +376,6 @@ def venue_coordinators(venue_id: int):
             db.session.rollback()
             status = show_on_form(form, exc, "add")
         else:
-            db.session.commit()
             flash(_("The coordinators have been saved.") if added or removed else _("Nothing was changed."),
                   "success")
             return redirect(url_for("organisation.venue_detail", venue_id=venue.id))

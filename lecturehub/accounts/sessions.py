@@ -74,7 +74,7 @@ def start_session(user: User, remembered: bool = False) -> str:
     db.session.add(UserSession(token=token, user_id=user.id, address=address, user_agent=agent, created_at=now,
                                last_used_at=now, remembered=remembered, device=device_label(agent)))
     audit.record("auth.sign_in", f"user:{user.username}", actor=user, remembered="yes" if remembered else "no")
-    db.session.commit()
+    db.session.flush()
     user.session_token = token
     return token
 
@@ -112,7 +112,7 @@ def end_session_by_handle(user: User, handle: str) -> bool:
         if secrets.compare_digest(row.handle, handle):
             db.session.delete(row)
             audit.record("auth.session_ended", f"user:{user.username}", actor=user, device=row.device)
-            db.session.commit()
+            db.session.flush()
             return True
     return False
 
@@ -121,14 +121,14 @@ def end_all_sessions(user: User) -> None:
     """Sign out everywhere: every browser and remembered phone of the user, this one included."""
     _end_sessions(user)
     audit.record("auth.signed_out_everywhere", f"user:{user.username}", actor=user)
-    db.session.commit()
+    db.session.flush()
 
 
 def end_session(user: User) -> None:
     """Sign out this browser: its cookie stops working even if someone kept a copy."""
     db.session.execute(sa.delete(UserSession).where(UserSession.token == user.session_token))
     audit.record("auth.sign_out", f"user:{user.username}", actor=user)
-    db.session.commit()
+    db.session.flush()
 
 
 def _end_sessions(user: User, keep: str | None = None) -> None:

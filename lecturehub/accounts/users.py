@@ -70,7 +70,7 @@ def set_active(user: User, active: bool, by: User, now: datetime | None = None) 
     elif user.home_venue is not None and current_membership(user) is None:
         start_membership(user, user.home_venue, now, by, MembershipChange.RE_ENABLED)
     audit.record("user.enabled" if active else "user.disabled", f"user:{user.username}", actor=by)
-    db.session.commit()
+    db.session.flush()
 
 
 def describe_account(user: User) -> dict:
@@ -105,4 +105,4 @@ def update_account(user: User, by: User, *, name: str, role: Role, venues: list[
     user.coordinated_venues = list(venues) if role is Role.COORDINATOR else []
     record_changes("user.role_changed" if _access(user) != access_before else "user.updated",
                    f"user:{user.username}", before, describe_account(user), actor=by)
-    db.session.commit()
+    db.session.flush()

@@ -40,7 +40,6 @@ def devices(venue_id: int):
     status, new_token = 200, None
     if form.validate_on_submit():
         device, new_token = api.create_device_token(venue, form.name.data.strip(), by=current_user)
-        db.session.commit()
         form = DeviceTokenForm(formdata=None)
     elif form.is_submitted():
         status = 422
@@ -60,7 +59,6 @@ def revoke_device(venue_id: int, device_id: int):
     if not RevokeForm().validate_on_submit():
         abort(400)
     api.revoke_device_token(device, by=current_user)
-    db.session.commit()
     flash(_("The device token “%(name)s” is revoked; the device can no longer check anyone in.", name=device.name),
           "success")
     return redirect(url_for("kiosk.devices", venue_id=venue.id))

@@ -16,6 +16,7 @@ from lecturehub.accounts.models import Role
 from lecturehub.attendance import codes
 from lecturehub.attendance import services as attendance
 from lecturehub.attendance.routes import _phase_label
+from lecturehub.core.transaction import keep_on_error
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import csrf, db, limiter
 from lecturehub.venues.models import Venue
@@ -117,8 +118,7 @@ def _lecture(venue: Venue, lecture_id: int) -> Lecture:
 
 
 def _reply(model: BaseModel, status: int = 200):
-    """Commit the request's one transaction (check-ins, a token's last use), then answer."""
-    db.session.commit()
+    """The answer as JSON; the request boundary commits its check-ins and the token's last use."""
     response = jsonify(model.model_dump(mode="json"))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
@@ -210,6 +210,10 @@ def check_in(venue_id: int, lecture_id: int):
     answer, replayed = api.submit_scan(lecture, venue, api.ScanInput(body.member, body.scanned_at, body.nonce),
                                        device=g.device, by=g.api_user)
     status = SCAN_STATUS.get(answer["outcome"], 409)
+    if status >= 400:
+        # A refused scan is still recorded under its nonce with its answer, so the same scan sent again
+        # (a device retrying after a lost reply) gets the same answer instead of being judged anew.
+        keep_on_error()
     return _reply(_scan_result(answer, replayed), status)
 
 

@@ -137,10 +137,12 @@ def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
              by: User | None = None, scanned_at: datetime | None = None,
              device: DeviceToken | None = None) -> CheckinResult:
-    """Record that `user` arrived at `venue_id`: on time or late by the clock, and commit."""
-    result = record_check_in(user, lecture, venue_id, method, now, by, scanned_at, device)
-    _commit_keeping_loaded()
-    return result
+    """Record that `user` arrived at `venue_id`: on time or late by the clock.
+
+    The request commits after its answer is rendered, so the record, member and lecture shown in it are
+    never read again after the commit (that used to cost three statements on the busiest path).
+    """
+    return record_check_in(user, lecture, venue_id, method, now, by, scanned_at, device)
 
 
 def record_check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
@@ -181,21 +183,6 @@ def record_check_in(user: User, lecture: Lecture, venue_id: int, method: Method,
                      status=status.value)
     db.session.flush()
     return CheckinResult(record, created, other_venue=user.home_venue_id != venue_id)
-
-
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what the session holds.
-
-    The answer to a check-in shows the record just written, the member and the lecture, all read or
-    returned in this transaction; after an ordinary commit SQLAlchemy would read each of them again
-    (three more statements on the busiest path, about a fifth of its time).
-    """
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 def arrival_of(member: User, lecture: Lecture) -> AttendanceRecord | None:

@@ -45,7 +45,6 @@ def file_record(lecture_venue_id: int):
         filing_services.file_record(link.lecture, link.venue, by=current_user)
     except filing_services.FilingError as exc:
         return render_template("error.html", code=409, message=str(exc)), 409
-    db.session.commit()
     flash(_("The record of %(venue)s has been filed.", venue=link.venue.name), "success")
     return redirect(url_for("filing.lecture_filings", lecture_id=link.lecture_id))
 
@@ -66,7 +65,6 @@ def review(lecture_venue_id: int):
                                comment=form.comment.data or "")
     except filing_services.FilingError as exc:
         return render_template("error.html", code=409, message=str(exc)), 409
-    db.session.commit()
     flash(_("The record of %(venue)s has been acknowledged.", venue=link.venue.name) if form.acknowledge.data
           else _("The record of %(venue)s has been returned to its coordinators.", venue=link.venue.name), "success")
     return redirect(url_for("filing.lecture_filings", lecture_id=link.lecture_id))

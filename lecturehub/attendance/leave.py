@@ -46,7 +46,7 @@ def request_leave(member: User, lecture: Lecture, reason: str, now: datetime | N
         db.session.add(leave)
     leave.reason, leave.state, leave.requested_at = reason, LeaveState.PENDING, now
     leave.decided_by_id, leave.decided_at, leave.decision_note = None, None, ""
-    db.session.commit()
+    db.session.flush()
     return leave
 
 
@@ -78,7 +78,7 @@ def decide_leave(leave: LeaveRequest, approve: bool, by: User, note: str = "", n
             record.status, record.method, record.reason = Status.EXCUSED, Method.LEAVE, leave.reason
     audit.record("leave.approved" if approve else "leave.refused", f"lecture:{leave.lecture_id}", actor=by,
                  member=leave.user.member_no, reason=leave.reason, note=note)
-    db.session.commit()
+    db.session.flush()
 
 
 def pending_leaves(lecture_id: int, venue_ids: list[int]) -> list[LeaveRequest]:

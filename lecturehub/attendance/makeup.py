@@ -91,7 +91,7 @@ def mark_key_points_read(member: User, lecture: Lecture, now: datetime | None = 
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(KeyPointsRead)
     db.session.execute(insert.values(lecture_id=lecture.id, user_id=member.id, read_at=now)
                        .on_conflict_do_nothing(index_elements=["lecture_id", "user_id"]))
-    db.session.commit()
+    db.session.flush()
     complete_makeup_if_done(member, lecture, now)
 
 
@@ -119,7 +119,7 @@ def complete_makeup_if_done(member: User, lecture: Lecture, now: datetime | None
     db.session.add(AttendanceChange(lecture_id=lecture.id, user_id=member.id, changed_by_id=member.id, changed_at=now,
                                     old_status=record.status, new_status=record.status, method=Method.MAKEUP,
                                     reason=_("Make-up study completed")))
-    db.session.commit()
+    db.session.flush()
     return True
 
 

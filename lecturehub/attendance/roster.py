@@ -198,7 +198,7 @@ def set_status(lecture: Lecture, member: User, venue_id: int, status: Status, re
                  actor=by, member=member.member_no,
                  status=f"{old_status.value} → {status.value}" if correction and old_status else status.value,
                  reason=reason)
-    db.session.commit()
+    db.session.flush()
     return record
 
 
@@ -314,5 +314,5 @@ def import_sheet(lecture: Lecture, venue: Venue, filename: str, data: bytes, by:
     details = {"reason": correction_reason.strip()} if correction else {}
     audit.record("attendance.corrected" if correction else "attendance.sheet_imported", f"lecture:{lecture.id}",
                  actor=by, venue=venue.code, file=filename, marked=marked, already=already, **details)
-    db.session.commit()
+    db.session.flush()
     return marked, already

@@ -283,7 +283,6 @@ def checkin_settings(lecture_id: int):
         services.save_checkin_settings(lecture, opens_minutes=form.checkin_opens_minutes.data,
                                        grace_minutes=form.checkin_grace_minutes.data,
                                        closes_minutes=form.checkin_closes_minutes.data)
-        db.session.commit()
         flash(_("Check-in settings saved."), "success")
         return redirect(url_for("courses.lecture_detail", lecture_id=lecture.id))
     if form.is_submitted():

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from lecturehub.extensions import db
 
 from . import backup as backups
+from .transaction import in_transaction
 
 
 def _database_url():
@@ -19,6 +20,7 @@ def _database_url():
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
+@in_transaction
 def backup_command(path: Path) -> None:
     """Write a consistent backup of the configured database to PATH (safe while the site runs)."""
     try:
@@ -32,6 +34,7 @@ def backup_command(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
+@in_transaction
 def restore_command(path: Path, yes: bool) -> None:
     """Replace the configured database's content with the backup in PATH."""
     url = _database_url()

@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from lecturehub.core.transaction import in_transaction
+
 from .archive import members_who_would_get_makeup, undecided_past_lectures
 from .content import ContentError, import_content, read_bundle
 
@@ -17,6 +19,7 @@ content_cli = AppGroup("content", help="Lecture content in the content/ format."
 @click.option("--archive/--no-archive", "archive_past", default=None,
               help="New lectures that already ended: archive lectures (content only, no attendance) or not. "
                    "Required when the content has such lectures and their lecture.yaml does not say `archive:`.")
+@in_transaction
 def import_command(path: Path, archive_past: bool | None):
     """Import courses, lectures, key points, materials and quizzes; all or nothing."""
     try:

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 
 from lecturehub.audit import services as audit
 from lecturehub.core.contentfiles import ContentError, ContentReader, Problem
+from lecturehub.core.transaction import savepoint
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -209,17 +210,14 @@ def import_content(root: Path, archive_past: bool | None = None, name: str | Non
     courses = read_bundle(root, name)
     decide(courses, archive_past)
     summary = ImportSummary()
-    try:
+    # A savepoint: a problem found while writing undoes the whole import and nothing else of the request.
+    with savepoint():
         all_venues = list(db.session.scalars(sa.select(Venue).order_by(Venue.position)))
         for course_spec in courses:
             _apply_course(course_spec, all_venues, summary)
         details = {k: v for k, v in vars(summary).items() if k != "parts"}
         details.update({part.replace("(s)", "s"): count for part, count in summary.parts.items()})
         audit.record("content.imported", ", ".join(spec.slug for spec in courses), **details)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return summary
 
 

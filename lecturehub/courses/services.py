@@ -122,7 +122,7 @@ def save_course(course: Course | None, *, title: str, slug: str, description_md:
     else:
         record_changes("content.course_saved", f"course:{course.id}", before, describe_course(course),
                        title=course.title)
-    db.session.commit()
+    db.session.flush()
     return course
 
 
@@ -174,7 +174,7 @@ def save_lecture(lecture: Lecture | None, *, course_id: int, title: str, slug: s
     else:
         record_changes("content.lecture_saved", f"lecture:{lecture.id}", before, describe_lecture(lecture),
                        title=lecture.title)
-    db.session.commit()
+    db.session.flush()
     return lecture
 
 
@@ -192,7 +192,7 @@ def add_material(lecture: Lecture, *, title: str, kind: MaterialKind, url: str |
     db.session.flush()
     audit.record("content.material_added", f"lecture:{lecture.id}", title=material.title,
                  file=material.original_filename or material.url or "")
-    db.session.commit()
+    db.session.flush()
     return material
 
 
@@ -203,5 +203,5 @@ def delete_material(material: Material) -> None:
     stored_name = material.stored_name
     audit.record("content.material_deleted", f"lecture:{material.lecture_id}", title=material.title)
     db.session.delete(material)
-    db.session.commit()
+    db.session.flush()
     remove_stored(stored_name)

@@ -164,7 +164,6 @@ def import_bank(lecture_id: int):
                 created, updated = services.sync_questions(lecture, specs)
                 audit.record("content.quiz_imported", f"lecture:{lecture.id}", file=form.bank.data.filename or "",
                              created=created, updated=updated, total=len(specs))
-                db.session.commit()
                 flash(_("Quiz imported: %(created)s new, %(updated)s changed, %(total)s in all.",
                         created=created, updated=updated, total=len(specs)), "success")
                 return redirect(url_for("quiz_bank.bank", lecture_id=lecture.id))

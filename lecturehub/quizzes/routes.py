@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from lecturehub.accounts.models import Role
 from lecturehub.core.exports import Column, Table, download
 from lecturehub.core.permissions import role_required
+from lecturehub.core.transaction import keep_on_error
 from lecturehub.courses.panels import LecturePanel
 from lecturehub.courses.services import get_lecture_for
 from lecturehub.extensions import db
@@ -57,6 +58,7 @@ def take(lecture_id: int):
             if question.id not in locked and not responses.get(question.id):
                 form[field_name(question)].errors = [_("Choose an answer before checking it.")]
                 status = 422
+                keep_on_error()  # the answers given so far are saved even though this check is refused
             else:
                 services.check_answer(sitting, question, responses.get(question.id, []))
                 return redirect(url_for("quizzes.take", lecture_id=lecture.id) + f"#question-{question.id}")
@@ -66,6 +68,7 @@ def take(lecture_id: int):
         else:
             services.save_draft(sitting, responses_from(form, items, locked))
             status = 422
+            keep_on_error()  # an incomplete submission is refused, but the answers given so far are kept
     fields = []
     for question, _order in items:
         verdict = None

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
 from lecturehub.core.errors import UserError
+from lecturehub.core.transaction import savepoint
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 
@@ -105,7 +106,7 @@ def submit_attempt(user_id: int, lecture: Lecture, questions: Sequence[Question]
     attempt.score = score_percent(attempt.correct_count, attempt.question_count)
     attempt.passed = attempt.score >= attempt.pass_mark
     db.session.add(attempt)
-    db.session.commit()
+    db.session.flush()
     quiz_submitted.send(current_app._get_current_object(), attempt=attempt)
     return attempt
 
@@ -198,7 +199,7 @@ def save_question(lecture: Lecture, question: Question | None, *, kind: Question
     else:
         record_changes("content.question_saved", f"lecture:{lecture.id}", before, describe_question(question),
                        question=question.key)
-    db.session.commit()
+    db.session.flush()
     return question
 
 
@@ -213,7 +214,7 @@ def move_question(question: Question, step: int) -> None:
             item.position = position
         audit.record("content.question_moved", f"lecture:{question.lecture_id}", question=question.key,
                      position=question.position)
-        db.session.commit()
+        db.session.flush()
 
 
 def delete_question(question: Question) -> None:
@@ -223,7 +224,7 @@ def delete_question(question: Question) -> None:
     db.session.flush()
     for position, item in enumerate(lecture_questions(lecture_id), start=1):
         item.position = position
-    db.session.commit()
+    db.session.flush()
 
 
 # --- sittings: settings, drawing, drafts, immediate feedback ------------------------------------
@@ -273,22 +274,23 @@ def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings) -> Quiz
         if kept:
             if len(kept) != len(sitting.plan):
                 sitting.plan = kept
-                db.session.commit()
             return sitting
         db.session.delete(sitting)
         db.session.flush()
     left = attempts_left(user_id, lecture.id, settings)
     if left == 0 or not bank:
-        db.session.commit()
         return None
     sitting = QuizSitting(user_id=user_id, lecture_id=lecture.id, plan=_draw_plan(list(bank.values()), settings),
                           draft={}, locked=[])
-    db.session.add(sitting)
+    # Written when the quiz page is first shown (a GET that writes, on purpose): the questions drawn and
+    # their option order are what the member was shown, and must stay the same on a reload, on another
+    # device and in the attempt's record; drawing them again at the first answer could change the paper.
     try:
-        db.session.commit()
+        # A savepoint, so a lost race undoes only this insert and not the rest of the request.
+        with savepoint():
+            db.session.add(sitting)
     except sa.exc.IntegrityError:
         # The same member opened the quiz twice at once: use the sitting the other request made.
-        db.session.rollback()
         return db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id,
                                                               QuizSitting.lecture_id == lecture.id))
     return sitting
@@ -309,7 +311,7 @@ def save_draft(sitting: QuizSitting, responses: Mapping[int, Sequence[int]]) -> 
         if question_id not in locked:
             draft[str(question_id)] = sorted(set(chosen))
     sitting.draft = draft
-    db.session.commit()
+    db.session.flush()
 
 
 def check_answer(sitting: QuizSitting, question: Question, chosen: Sequence[int]) -> bool:
@@ -318,7 +320,7 @@ def check_answer(sitting: QuizSitting, question: Question, chosen: Sequence[int]
         draft = dict(sitting.draft or {})
         draft[str(question.id)] = sorted(set(chosen))
         sitting.draft, sitting.locked = draft, list(sitting.locked or []) + [question.id]
-        db.session.commit()
+        db.session.flush()
     return is_correct(question.answer, sitting.draft[str(question.id)])
 
 
@@ -353,5 +355,5 @@ def save_settings(lecture: Lecture, *, pass_mark: int, draw_count: int | None, s
     db.session.add(settings)
     record_changes("content.quiz_settings_saved", f"lecture:{lecture.id}", before,
                    describe_quiz_settings(lecture, settings))
-    db.session.commit()
+    db.session.flush()
     return settings

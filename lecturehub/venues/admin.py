@@ -62,7 +62,6 @@ def edit_venue(venue_id: int | None = None):
             db.session.rollback()
             status = show_on_form(form, exc, "code")
             return render_template("venues/admin_edit.html", form=form, venue=venue), status
-        db.session.commit()
         flash(message, "success")
         return redirect(url_for("organisation.venue_detail", venue_id=venue.id))
     status = 422 if form.is_submitted() else 200
@@ -76,7 +75,6 @@ def retire_venue(venue_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     services.retire_venue(venue, current_user)
-    db.session.commit()
     flash(_("%(name)s is retired: its history stays, and it is no longer offered for new lectures or members.",
             name=venue.name), "success")
     return redirect(url_for("venue_admin.venue_admin_list"))
@@ -89,6 +87,5 @@ def restore_venue(venue_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     services.restore_venue(venue, current_user)
-    db.session.commit()
     flash(_("%(name)s is in use again.", name=venue.name), "success")
     return redirect(url_for("venue_admin.venue_admin_list"))

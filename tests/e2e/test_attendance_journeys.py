@@ -108,6 +108,7 @@ def test_roster_on_a_phone_fits_and_follows_check_ins(browser, live_server, org,
     services.check_in(db.session.get(User, org["member_a"]), lecture, org["branch_a"], Method.QR)
     services.set_status(lecture, db.session.get(User, org["coord_a"]), org["branch_a"], Status.EXCUSED, "出差",
                         by=db.session.get(User, org["coord_a"]))
+    db.session.commit()  # the services only flush; the live server reads on its own connections
     context = browser.new_context(base_url=live_server, locale="zh-CN", **PHONE)
     page = context.new_page()
     login(page, "coord01", PASSWORD)
@@ -128,6 +129,7 @@ def test_roster_on_a_phone_fits_and_follows_check_ins(browser, live_server, org,
     row = page.locator("tbody tr", has_text="李娜")
     expect(row.locator(".status")).to_have_text("未签到")
     services.check_in(db.session.get(User, org["member_a2"]), lecture, org["branch_a"], Method.QR)
+    db.session.commit()
     expect(row.locator(".status")).to_have_text("出席", timeout=12000)
     expect(page.locator('[data-count="present"]')).to_have_text("2")
     page.screenshot(path="/tmp/roster-phone.png", full_page=True)
