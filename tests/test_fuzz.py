@@ -766,7 +766,8 @@ def test_formula_leading_text_is_never_a_formula_in_any_export(export_clients, s
     lecture = db.session.get(Lecture, scene["lecture"])
     coordinator = db.session.get(User, scene["coord_a"])
     member, other = db.session.get(User, scene["member_a"]), db.session.get(User, scene["member_a2"])
-    member.name, other.name, other.member_no = texts["name"], texts["other_name"], texts["member_no"]
+    # A member number holds at most 32 characters (PostgreSQL enforces it; SQLite would not).
+    member.name, other.name, other.member_no = texts["name"], texts["other_name"], texts["member_no"][:32]
     db.session.get(Venue, scene["branch_a"]).name = texts["venue"]
     lecture.title = texts["title"]
     db.session.get(Question, scene["question"]).stem = texts["stem"]
