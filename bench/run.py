@@ -212,6 +212,8 @@ def mint_session(app, user_id: int) -> tuple[str, str]:
         app.session_interface.save_session(app, session, response)
         cookie = next(value.split(";", 1)[0].split("=", 1)[1] for value in response.headers.getlist("Set-Cookie")
                       if value.startswith(app.config["SESSION_COOKIE_NAME"] + "="))
+        # A request context runs no after_request hook, so the request's one commit is made here.
+        db.session.commit()
     return cookie, token
 
 

@@ -127,6 +127,7 @@ def _connect_packages(app: Flask) -> None:
     from .attendance.makeup import on_quiz_submitted
     from .attendance.roster import count_expected_members
     from .attendance.routes import lecture_panel as checkin_panel
+    from .attendance.tallies import keep_tallies
     from .audit.services import record_export
     from .core.exports import table_exported
     from .courses import bundles, content
@@ -146,15 +147,18 @@ def _connect_packages(app: Flask) -> None:
     counting_expected_members.connect(count_expected_members)
     quiz_submitted.connect(on_quiz_submitted)
     table_exported.connect(record_export)
+    # Every commit keeps the finished lectures' tallies in step with their records (reports read them).
+    keep_tallies()
 
 
 def _register_cli(app: Flask) -> None:
     from .accounts.cli import members_cli, users_cli
+    from .attendance.tallies import tally_cli
     from .core.cli import backup_command, restore_command
     from .courses.cli import content_cli
     from .demo import demo_command
 
-    for command in (users_cli, members_cli, content_cli, demo_command, backup_command, restore_command):
+    for command in (users_cli, members_cli, content_cli, tally_cli, demo_command, backup_command, restore_command):
         app.cli.add_command(command)
 
 

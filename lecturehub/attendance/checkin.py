@@ -28,6 +28,7 @@ from .models import (
     Status,
     UsedScan,
     VenueFiling,
+    mark_for_tally,
 )
 
 audit.register_value_words("status", {
@@ -131,7 +132,10 @@ def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
     statement = (insert.values(**values).on_conflict_do_nothing(index_elements=["lecture_id", "user_id"])
                  .returning(AttendanceRecord))
     # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-    return db.session.scalars(statement).one_or_none()
+    record = db.session.scalars(statement).one_or_none()
+    if record is not None:
+        mark_for_tally(record.lecture_id, record.user_id)  # a core INSERT: the session's change lists do not show it
+    return record
 
 
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,

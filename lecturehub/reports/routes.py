@@ -7,11 +7,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    get_template_attribute,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from wtforms import SelectChoice
 
 from lecturehub.accounts.models import Role
@@ -46,6 +57,11 @@ def status_heading(key: str) -> str:
 
 
 bp.add_app_template_global(status_heading)
+
+
+def status_headings() -> dict[str, str]:
+    """Every status heading in the current language, for pages and tables that show thousands of cells."""
+    return {key: status_heading(key) for key in STATUS_HEADINGS}
 
 SHORT_TITLE_LENGTH = 12
 
@@ -218,10 +234,10 @@ def _matrix_table(matrix, held) -> Table:
     columns += [Column(status_heading(k), "int") for k in ("present", "late", "excused", "absent", "made_up")]
     table = Table(_("Attendance matrix"), columns)
     not_held = _("not yet held")
+    headings = status_headings()
     for member, cells, totals in matrix.rows:
         table.rows.append([member.member_no, member.name]
-                          + [not_held if not held[lec.id] else "" if c is None
-                             else status_heading("made_up") if c.made_up else status_heading(c.key)
+                          + [not_held if not held[lec.id] else "" if c is None else headings[c.shown]
                              for lec, c in zip(matrix.lectures, cells, strict=True)]
                           + [totals.get(k, 0) for k in ("present", "late", "excused", "absent", "made_up")])
     return table
@@ -239,7 +255,32 @@ def course_venue(course_id: int, venue_id: int):
     if export_format():
         return exported(lambda: _matrix_table(matrix, held), f"attendance-course-{course.id}-{venue.code}", venue.name,
                         course.title)
-    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue, held=held)
+    return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue,
+                           rows=_matrix_rows(matrix, held))
+
+
+def _matrix_rows(matrix, held) -> list[tuple]:
+    """(member, the row's cells as HTML, totals) for each member. A cell is one of a handful of snippets (status
+    shown, not held, not a member then); each is rendered once and reused, because rendering 10,000 cells one by
+    one in the template was most of the page's time."""
+    render_cell = get_template_attribute("reports/_matrix_cell.html", "matrix_cell")
+    headings = status_headings()
+    snippets: dict[tuple, Markup] = {}
+    rows = []
+    for member, cells, totals in matrix.rows:
+        row_cells = []
+        for lecture, cell in zip(matrix.lectures, cells, strict=True):
+            if not held[lecture.id]:
+                key = ("not_held", "")
+            elif cell is None:
+                key = ("gap", "")
+            else:
+                key = (cell.status.value if cell.status else "none", cell.shown)
+            if key not in snippets:
+                snippets[key] = render_cell(key[0], headings.get(key[1], ""))
+            row_cells.append(snippets[key])
+        rows.append((member, Markup("").join(row_cells), totals))
+    return rows
 
 
 # --- the whole organisation -----------------------------------------------------------------------
