@@ -148,9 +148,6 @@ TABLE = {
                                dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=400)),
     "quizzes.static": ("GET", "/static/quizzes/quiz.js",
                        dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
-    # A member saves only their own sitting; nobody here has one for this id.
-    "quizzes.save_draft": ("POST", "/quiz/sittings/999999/draft",
-                           dict(anonymous=R, member_a=404, coord_a=404, coord_b=404, admin=404)),
     "quizzes.analysis": ("GET", "/lectures/{lecture}/quiz/analysis",
                          dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     # The kiosk API answers in JSON: 401 without a credential, never a redirect. A form post is not JSON (400).
@@ -187,6 +184,9 @@ TABLE = {
                            dict(anonymous=R, member_a=403, coord_a=R, coord_b=403, admin=R)),
     "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
+    # Whoever may take the quiz autosaves into their own sitting (stored by the first save).
+    "quizzes.save_draft": ("POST", "/lectures/{lecture}/quiz/draft",
+                           dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "quiz_bank.delete_question": ("POST", "/admin/questions/{question}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     "accounts.reset_password": ("POST", "/admin/users/{member_b}/password",

@@ -155,6 +155,22 @@ def sitting_of(user_id):
     return db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id))
 
 
+QUESTION_RE = re.compile(r'<fieldset class="question[^"]*" id="question-(\d+)">(.*?)</fieldset>', re.S)
+PAPER_RE = re.compile(r'name="paper" value="([^"]+)"')
+
+
+def shown_paper(page: str) -> list[tuple[int, list[int]]]:
+    """The questions as the page shows them, in order, each with its options' original indexes in shown order."""
+    return [(int(qid), [int(v) for v in re.findall(rf'name="q{qid}"[^>]*value="(\d+)"', block)])
+            for qid, block in QUESTION_RE.findall(page)]
+
+
+def as_a_browser_sends(page: str, answers: dict) -> dict:
+    """The answers with the page's hidden fields, as the browser posts the form."""
+    match = PAPER_RE.search(page)
+    return {**answers, **({"paper": match.group(1)} if match else {})}
+
+
 def test_a_quiz_in_progress_survives_a_reload(client, org, seed_lecture):
     lecture_id = seed_lecture["lecture_id"]
     questions = questions_by_key(lecture_id)
@@ -166,10 +182,9 @@ def test_a_quiz_in_progress_survives_a_reload(client, org, seed_lecture):
     page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
     assert re.search(rf'id="q{q01.id}-1"[^>]*checked|checked[^>]*id="q{q01.id}-1"', page)
     assert re.search(rf'id="q{q05.id}-2"[^>]*checked|checked[^>]*id="q{q05.id}-2"', page)
-    # The script's autosave does the same, for the owner only.
-    sitting = sitting_of(org["member_a"])
+    # The script's autosave does the same, each member into their own sitting.
     token = client.csrf_token(f"/lectures/{lecture_id}/quiz")
-    assert client.post(f"/quiz/sittings/{sitting.id}/draft", data={"csrf_token": token, f"q{q01.id}": "2"}
+    assert client.post(f"/lectures/{lecture_id}/quiz/draft", data={"csrf_token": token, f"q{q01.id}": "2"}
                        ).get_json() == {"saved": True}
     assert sitting_of(org["member_a"]).draft[str(q01.id)] == [2]
     from .conftest import Client
@@ -177,7 +192,10 @@ def test_a_quiz_in_progress_survives_a_reload(client, org, seed_lecture):
     other = Client(client.application)
     other.login("m0002")
     token = other.csrf_token("/home")
-    assert other.post(f"/quiz/sittings/{sitting.id}/draft", data={"csrf_token": token}).status_code == 403
+    assert other.post(f"/lectures/{lecture_id}/quiz/draft", data={"csrf_token": token, f"q{q01.id}": "0"}
+                      ).get_json() == {"saved": True}
+    assert sitting_of(org["member_a"]).draft[str(q01.id)] == [2]
+    assert sitting_of(org["member_a2"]).draft[str(q01.id)] == [0]
 
 
 def test_draw_count_and_shuffled_options_still_grade_by_content(client, admin_client, org, seed_lecture):
@@ -185,13 +203,15 @@ def test_draw_count_and_shuffled_options_still_grade_by_content(client, admin_cl
     set_quiz(admin_client, lecture_id, draw_count=5, shuffle_questions="y", shuffle_options="y")
     client.login("m0001")
     page = client.get(f"/lectures/{lecture_id}/quiz").get_data(as_text=True)
-    assert page.count('<fieldset class="question') == 5
-    sitting = sitting_of(org["member_a"])
-    assert len(sitting.plan) == 5
+    shown = shown_paper(page)
+    assert len(shown) == 5
     questions = {q.id: q for q in questions_by_key(lecture_id).values()}
-    data = {f"q{item['q']}": [str(i) for i in questions[item["q"]].answer] for item in sitting.plan}
-    result = client.get(client.submit(f"/lectures/{lecture_id}/quiz", data).location).get_data(as_text=True)
+    data = {f"q{qid}": [str(i) for i in questions[qid].answer] for qid, _order in shown}
+    result = client.get(client.submit(f"/lectures/{lecture_id}/quiz", as_a_browser_sends(page, data)).location
+                        ).get_data(as_text=True)
     assert "100%" in result and "5" in result
+    attempt = db.session.scalar(sa.select(QuizAttempt))
+    assert [answer.question_id for answer in attempt.answers] == [qid for qid, _order in shown]
     assert sitting_of(org["member_a"]) is None  # the sitting closes with the attempt
 
 
