@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import random
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from blinker import Namespace
@@ -249,31 +249,40 @@ def attempts_left(user_id: int, lecture_id: int, settings: QuizSettings) -> int 
     return max(settings.max_attempts - submitted_count(user_id, lecture_id), 0)
 
 
-def _draw_plan(questions: Sequence[Question], settings: QuizSettings, rng: random.Random) -> list[dict]:
-    # Drawn from the questions in id order, so that moving a question in the bank changes no member's draw.
-    chosen = sorted(questions, key=lambda q: q.id)
+def _draw_plan(questions: Sequence[Question], settings: QuizSettings, key: Callable[[str, int], bytes]
+               ) -> list[dict]:
+    """The questions drawn, in display order, with their option order; `key(purpose, question id)` decides.
+
+    Each question's draw, place and option order come from its own key rather than from one stream of random
+    numbers, so a question added to or deleted from the bank changes nothing else on a paper not yet saved.
+    """
+    chosen = list(questions)
     if settings.draw_count and settings.draw_count < len(chosen):
-        chosen = sorted(rng.sample(chosen, settings.draw_count), key=lambda q: q.id)
-    orders = {}
+        chosen = sorted(chosen, key=lambda q: key("draw", q.id))[:settings.draw_count]
+    if settings.shuffle_questions:
+        chosen.sort(key=lambda q: key("place", q.id))
+    else:
+        chosen.sort(key=lambda q: (q.position, q.id))
+    plan = []
     for question in chosen:
         order = list(range(len(option_labels(question.kind.value, question.options))))
         if settings.shuffle_options and question.kind is not QuestionKind.TRUE_FALSE:
-            rng.shuffle(order)
-        orders[question.id] = order
-    if settings.shuffle_questions:
-        rng.shuffle(chosen)
-    else:
-        chosen.sort(key=lambda q: q.position)
-    return [{"q": question.id, "o": orders[question.id]} for question in chosen]
+            random.Random(key("options", question.id)).shuffle(order)
+        plan.append({"q": question.id, "o": order})
+    return plan
 
 
-def _plan_seed(user_id: int, lecture_id: int, submitted: int, question_ids: Sequence[int]) -> int:
-    """The seed of a member's paper: the same on every page load and device until they submit (the count of
-    attempts moves on) or the bank changes; keyed with the secret, so nobody can work out a paper in advance."""
-    message = f"quiz-plan:{user_id}:{lecture_id}:{submitted}:{','.join(map(str, sorted(question_ids)))}"
-    key = current_app.config["SECRET_KEY"]
-    digest = hmac.new(key if isinstance(key, bytes) else key.encode(), message.encode(), hashlib.sha256).digest()
-    return int.from_bytes(digest, "big")
+def _paper_key(user_id: int, lecture_id: int, submitted: int) -> Callable[[str, int], bytes]:
+    """The keys of a member's paper: the same on every page load and device until they submit (the count of
+    attempts moves on, so the next attempt draws afresh); made with the secret, so no one can work a paper out."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret if isinstance(secret, bytes) else secret.encode()
+
+    def key(purpose: str, question_id: int) -> bytes:
+        message = f"quiz-paper:{user_id}:{lecture_id}:{submitted}:{purpose}:{question_id}"
+        return hmac.new(secret, message.encode(), hashlib.sha256).digest()
+
+    return key
 
 
 def _fresh_plan(user_id: int, lecture_id: int, settings: QuizSettings, bank: Mapping[int, Question]
@@ -282,8 +291,7 @@ def _fresh_plan(user_id: int, lecture_id: int, settings: QuizSettings, bank: Map
     submitted = submitted_count(user_id, lecture_id)
     if not bank or (settings.max_attempts and submitted >= settings.max_attempts):
         return None
-    rng = random.Random(_plan_seed(user_id, lecture_id, submitted, list(bank)))
-    return _draw_plan(list(bank.values()), settings, rng)
+    return _draw_plan(list(bank.values()), settings, _paper_key(user_id, lecture_id, submitted))
 
 
 def _paper_signer() -> URLSafeSerializer:
@@ -291,8 +299,8 @@ def _paper_signer() -> URLSafeSerializer:
 
 
 def paper_token(sitting: QuizSitting) -> str:
-    """The unsaved paper shown, signed, for the page's form: the first POST stores exactly it even if the bank or
-    the settings changed after the page was drawn (the deterministic draw alone would then give another paper)."""
+    """The unsaved paper shown, signed, for the page's form: the first POST stores exactly it even when the
+    settings changed or a question was added after the page was drawn (drawing again could then differ)."""
     submitted = submitted_count(sitting.user_id, sitting.lecture_id)
     return _paper_signer().dumps({"u": sitting.user_id, "l": sitting.lecture_id, "n": submitted, "p": sitting.plan})
 
@@ -343,7 +351,7 @@ def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings, paper: 
     """For a POST: the member's quiz in progress, or one stored now; None when no attempts are left.
 
     A new sitting stores the paper the form was shown (`paper`, from `paper_token`) when it is genuine, else
-    the deterministic draw, which is what the page showed unless the bank or the settings changed since.
+    the same draw as the page's, which is what the page showed unless the settings or the bank changed since.
     """
     sitting = _stored_sitting(user_id, lecture.id)
     bank = _bank(lecture.id)
