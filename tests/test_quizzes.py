@@ -461,3 +461,35 @@ def test_a_lecture_hidden_from_the_member_refuses_the_autosave(client, seed_lect
     token = client.csrf_token("/home")
     assert client.post(f"/lectures/{lecture_id}/quiz/draft", data={"csrf_token": token}).status_code == 404
     assert sitting_count() == 0
+
+
+def test_two_first_answers_at_once_land_in_one_sitting(client, org, shuffled):
+    """The member's phone stores the sitting between this request's look and its insert: no error, one sitting."""
+    client.login("m0001")
+    page = show_quiz(client, shuffled)
+    shown = shown_paper(page)
+    (first, _o1), (second, _o2) = shown[:2]
+    engine = db.engine
+    raced = []
+
+    def phone_stores_it_first(conn, cursor, statement, parameters, context, executemany):
+        if not raced and re.match(r"\s*INSERT INTO quiz_sitting\b", statement, re.I):
+            raced.append(True)
+            with engine.begin() as phone:
+                phone.execute(sa.insert(QuizSitting).values(
+                    user_id=org["member_a"], lecture_id=shuffled, plan=[{"q": q, "o": o} for q, o in shown],
+                    draft={str(second): [0]}, locked=[]))
+
+    token = CSRF_RE.search(page).group(1)
+    sa.event.listen(engine, "before_cursor_execute", phone_stores_it_first)
+    try:
+        response = client.post(f"/lectures/{shuffled}/quiz/draft",
+                               data=as_a_browser_sends(page, {"csrf_token": token, f"q{first}": "1"}))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", phone_stores_it_first)
+    assert raced and response.get_json() == {"saved": True}
+    assert sitting_count() == 1
+    sitting = sitting_of(org["member_a"])
+    assert [(item["q"], item["o"]) for item in sitting.plan] == shown
+    # The autosave sends the whole form, so its answers (none to the second question) are the latest.
+    assert sitting.draft[str(first)] == [1] and sitting.draft[str(second)] == []
