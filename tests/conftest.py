@@ -6,6 +6,7 @@ server fails the run instead of skipping it, so CI cannot pass without it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -119,6 +120,39 @@ def pytest_runtest_call(item):
     if has_app_context() and _session_wrote(db.session()):
         db.session.commit()
     yield
+
+
+_WRITE_RE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.I)
+
+
+class WriteLog(list):
+    """(table, statement) of every INSERT, UPDATE and DELETE sent to the database while it listens."""
+
+    def tables(self) -> set[str]:
+        return {table for table, _statement in self}
+
+
+@contextlib.contextmanager
+def catch_writes(app):
+    """Note every INSERT, UPDATE or DELETE the app sends, on whichever of its connections, while the block runs.
+
+    What the test itself arranged is committed first, so only the requests in the block are caught."""
+    if has_app_context() and _session_wrote(db.session()):
+        db.session.commit()
+    with app.app_context():
+        engine = db.engine
+    log = WriteLog()
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        match = _WRITE_RE.match(statement)
+        if match:
+            log.append((match.group(1).lower(), statement))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield log
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 class Client(FlaskClient):

@@ -16,6 +16,8 @@ from lecturehub.extensions import db
 from lecturehub.quizzes.models import Question
 from lecturehub.quizzes.services import submit_attempt
 
+from .conftest import catch_writes
+
 ROLES = ("anonymous", "member_a", "coord_a", "coord_b", "admin")
 LOGINS = {"member_a": "m0001", "coord_a": "coord01", "coord_b": "coord02", "admin": "admin"}
 R = 302  # anonymous visitors are sent to the login page; signed-in visitors to their home page
@@ -148,9 +150,6 @@ TABLE = {
                                dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=400)),
     "quizzes.static": ("GET", "/static/quizzes/quiz.js",
                        dict(anonymous=200, member_a=200, coord_a=200, coord_b=200, admin=200)),
-    # A member saves only their own sitting; nobody here has one for this id.
-    "quizzes.save_draft": ("POST", "/quiz/sittings/999999/draft",
-                           dict(anonymous=R, member_a=404, coord_a=404, coord_b=404, admin=404)),
     "quizzes.analysis": ("GET", "/lectures/{lecture}/quiz/analysis",
                          dict(anonymous=R, member_a=403, coord_a=200, coord_b=200, admin=200)),
     # The kiosk API answers in JSON: 401 without a credential, never a redirect. A form post is not JSON (400).
@@ -187,6 +186,9 @@ TABLE = {
                            dict(anonymous=R, member_a=403, coord_a=R, coord_b=403, admin=R)),
     "authoring.delete_material": ("POST", "/admin/materials/{file_material}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
+    # Whoever may take the quiz autosaves into their own sitting (stored by the first save).
+    "quizzes.save_draft": ("POST", "/lectures/{lecture}/quiz/draft",
+                           dict(anonymous=R, member_a=200, coord_a=200, coord_b=200, admin=200)),
     "quiz_bank.delete_question": ("POST", "/admin/questions/{question}/delete",
                                   dict(anonymous=R, member_a=403, coord_a=403, coord_b=403, admin=R)),
     "accounts.reset_password": ("POST", "/admin/users/{member_b}/password",
@@ -323,3 +325,34 @@ def test_coordinator_b_sees_only_their_venue_in_the_lecture_report(app, ids):
     assert "第2分会场" in page and "第1分会场" not in page
     csv_text = client.get(f"/reports/lectures/{ids['lecture']}?format=csv").get_data(as_text=True)
     assert "第2分会场" in csv_text and "第1分会场" not in csv_text
+
+
+# Tables a page that only reads may still write to, on purpose; anything else written by a GET is a bug.
+WRITTEN_BY_READS = {
+    # The server-side sign-in's "last used" time, refreshed at most hourly in its own short transaction.
+    "user_session",
+    # Rate-limit counters (database:// storage) count reads as well, in their own connection.
+    "rate_limit_counter",
+}
+# A download of members' data is recorded in the audit log: who took which data away, and when.
+WRITTEN_BY_DOWNLOADS = WRITTEN_BY_READS | {"audit_event"}
+
+
+@pytest.mark.parametrize("role", ["admin", "coord_a", "member_a"])
+def test_reading_a_page_writes_nothing(app, ids, role):
+    client = app.test_client()
+    client.login(LOGINS[role])
+    urls = [template.format(**ids) for method, template, expected in TABLE.values()
+            if method == "GET" and expected[role] == 200]
+    urls += [template.format(**ids) + ("&" if "?" in template else "?") + f"format={fmt}"
+             for template, expected in EXPORTS.items() if expected[role] == 200 for fmt in ("csv", "xlsx")]
+    failures = []
+    for url in urls:
+        with catch_writes(app) as writes:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        download = "attachment" in response.headers.get("Content-Disposition", "")
+        wrong = sorted(writes.tables() - (WRITTEN_BY_DOWNLOADS if download else WRITTEN_BY_READS))
+        if wrong:
+            failures.append(f"{url} wrote to {wrong}: {[s for t, s in writes if t in wrong]}")
+    assert not failures, failures

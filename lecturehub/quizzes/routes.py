@@ -19,7 +19,7 @@ from lecturehub.extensions import db
 from . import services, statistics
 from .format import LETTERS
 from .forms import build_quiz_form, field_name, responses_from
-from .models import FeedbackMode, QuestionKind, QuizAttempt, QuizSitting
+from .models import FeedbackMode, QuestionKind, QuizAttempt
 
 bp = Blueprint("quizzes", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/quizzes")
@@ -31,7 +31,11 @@ def take(lecture_id: int):
     """The quiz in progress: answers are kept on the server, so a reload continues where the member was."""
     lecture = get_lecture_for(current_user, lecture_id)
     settings = services.quiz_settings(lecture.id)
-    sitting = services.open_sitting(current_user.id, lecture, settings)
+    if request.method == "POST":
+        sitting = services.open_sitting(current_user.id, lecture, settings, request.form.get("paper"))
+    else:
+        # Showing the quiz writes nothing: until the first answer is saved the paper is drawn again, the same.
+        sitting = services.shown_sitting(current_user.id, lecture, settings)
     attempts = services.attempts_of(current_user.id, lecture.id)
     if sitting is None:
         if not services.lecture_questions(lecture.id):
@@ -76,20 +80,23 @@ def take(lecture_id: int):
             chosen = (sitting.draft or {}).get(str(question.id), [])
             verdict = services.is_correct(question.answer, chosen)
         fields.append((question, form[field_name(question)], verdict))
+    paper = services.paper_token(sitting) if sitting.id is None else None
     return render_template("quizzes/take.html", lecture=lecture, form=form, fields=fields, attempts=attempts,
-                           settings=settings, sitting=sitting, letters=LETTERS,
+                           settings=settings, paper=paper, letters=LETTERS,
                            attempts_left=services.attempts_left(current_user.id, lecture.id, settings)), status
 
 
-@bp.post("/quiz/sittings/<int:sitting_id>/draft")
+@bp.post("/lectures/<int:lecture_id>/quiz/draft")
 @login_required
-def save_draft(sitting_id: int):
-    """Autosave from the quiz page's script; the same as the page's Save button."""
-    sitting = db.session.get(QuizSitting, sitting_id)
+def save_draft(lecture_id: int):
+    """Autosave from the quiz page's script; the same as the page's Save button (the first one stores the sitting)."""
+    lecture = get_lecture_for(current_user, lecture_id)
+    settings = services.quiz_settings(lecture.id)
+    sitting = services.open_sitting(current_user.id, lecture, settings, request.form.get("paper"))
     if sitting is None:
-        abort(404)
-    if sitting.user_id != current_user.id:
-        abort(403)
+        if not services.lecture_questions(lecture.id):
+            abort(404)
+        return jsonify({"saved": False}), 409  # no attempts left
     items = services.sitting_questions(sitting)
     locked = set(sitting.locked or [])
     form = build_quiz_form(items, locked)

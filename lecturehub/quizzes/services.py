@@ -1,15 +1,18 @@
 """Quiz rules: keeping a lecture's bank in step with content, and grading attempts."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadData, URLSafeSerializer
 
 from lecturehub.audit import services as audit
 from lecturehub.audit.changes import record_changes
@@ -20,8 +23,6 @@ from lecturehub.extensions import db
 
 from .format import LETTERS, AnswerError, answer_indexes, checked_options
 from .models import AttemptAnswer, FeedbackMode, Question, QuestionKind, QuizAttempt, QuizSettings, QuizSitting
-
-_random = random.SystemRandom()
 
 _signals = Namespace()
 # Sent after an attempt is stored; attendance listens (make-up study) without quizzes knowing of it.
@@ -248,27 +249,112 @@ def attempts_left(user_id: int, lecture_id: int, settings: QuizSettings) -> int 
     return max(settings.max_attempts - submitted_count(user_id, lecture_id), 0)
 
 
-def _draw_plan(questions: Sequence[Question], settings: QuizSettings) -> list[dict]:
+def _draw_plan(questions: Sequence[Question], settings: QuizSettings, key: Callable[[str, int], bytes]
+               ) -> list[dict]:
+    """The questions drawn, in display order, with their option order; `key(purpose, question id)` decides.
+
+    Each question's draw, place and option order come from its own key rather than from one stream of random
+    numbers, so a question added to or deleted from the bank changes nothing else on a paper not yet saved.
+    """
     chosen = list(questions)
     if settings.draw_count and settings.draw_count < len(chosen):
-        chosen = _random.sample(chosen, settings.draw_count)
-        chosen.sort(key=lambda q: q.position)
+        chosen = sorted(chosen, key=lambda q: key("draw", q.id))[:settings.draw_count]
     if settings.shuffle_questions:
-        _random.shuffle(chosen)
+        chosen.sort(key=lambda q: key("place", q.id))
+    else:
+        chosen.sort(key=lambda q: (q.position, q.id))
     plan = []
     for question in chosen:
         order = list(range(len(option_labels(question.kind.value, question.options))))
         if settings.shuffle_options and question.kind is not QuestionKind.TRUE_FALSE:
-            _random.shuffle(order)
+            random.Random(key("options", question.id)).shuffle(order)
         plan.append({"q": question.id, "o": order})
     return plan
 
 
-def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings) -> QuizSitting | None:
-    """The member's quiz in progress, or a new one drawn now; None when no attempts are left."""
-    sitting = db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id,
-                                                             QuizSitting.lecture_id == lecture.id))
-    bank = {q.id: q for q in lecture_questions(lecture.id)}
+def _paper_key(user_id: int, lecture_id: int, submitted: int) -> Callable[[str, int], bytes]:
+    """The keys of a member's paper: the same on every page load and device until they submit (the count of
+    attempts moves on, so the next attempt draws afresh); made with the secret, so no one can work a paper out."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret if isinstance(secret, bytes) else secret.encode()
+
+    def key(purpose: str, question_id: int) -> bytes:
+        message = f"quiz-paper:{user_id}:{lecture_id}:{submitted}:{purpose}:{question_id}"
+        return hmac.new(secret, message.encode(), hashlib.sha256).digest()
+
+    return key
+
+
+def _fresh_plan(user_id: int, lecture_id: int, settings: QuizSettings, bank: Mapping[int, Question]
+                ) -> list[dict] | None:
+    """The paper a new sitting draws; None when no attempts are left or there are no questions."""
+    submitted = submitted_count(user_id, lecture_id)
+    if not bank or (settings.max_attempts and submitted >= settings.max_attempts):
+        return None
+    return _draw_plan(list(bank.values()), settings, _paper_key(user_id, lecture_id, submitted))
+
+
+def _paper_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="quiz-paper")
+
+
+def paper_token(sitting: QuizSitting) -> str:
+    """The unsaved paper shown, signed, for the page's form: the first POST stores exactly it even when the
+    settings changed or a question was added after the page was drawn (drawing again could then differ)."""
+    submitted = submitted_count(sitting.user_id, sitting.lecture_id)
+    return _paper_signer().dumps({"u": sitting.user_id, "l": sitting.lecture_id, "n": submitted, "p": sitting.plan})
+
+
+def _shown_plan(token: str | None, user_id: int, lecture_id: int, bank: Mapping[int, Question]) -> list[dict] | None:
+    """The plan a form was shown with, when its token is genuine and of this member's current attempt."""
+    if not token:
+        return None
+    try:
+        paper = _paper_signer().loads(token)
+    except BadData:
+        return None
+    if not isinstance(paper, dict) or (paper.get("u"), paper.get("l")) != (user_id, lecture_id) \
+            or paper.get("n") != submitted_count(user_id, lecture_id):
+        return None  # another member's, another quiz's, or from before an attempt was submitted
+    kept = [item for item in paper.get("p") or [] if item["q"] in bank]
+    return kept or None
+
+
+def _stored_sitting(user_id: int, lecture_id: int) -> QuizSitting | None:
+    return db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id,
+                                                          QuizSitting.lecture_id == lecture_id))
+
+
+def _bank(lecture_id: int) -> dict[int, Question]:
+    return {q.id: q for q in lecture_questions(lecture_id)}
+
+
+def shown_sitting(user_id: int, lecture: Lecture, settings: QuizSettings) -> QuizSitting | None:
+    """What the quiz page shows, writing nothing: the member's sitting, or an unsaved one drawn as `open_sitting`
+    will store it; None when no attempts are left.
+
+    A question deleted meanwhile is left out by `sitting_questions`; the stored plan is trimmed at the next POST.
+    """
+    bank = _bank(lecture.id)
+    sitting = _stored_sitting(user_id, lecture.id)
+    if sitting is not None and any(item["q"] in bank for item in sitting.plan):
+        return sitting
+    fresh = _fresh_plan(user_id, lecture.id, settings, bank)
+    if fresh is None:
+        return None
+    # Not added to the session: a GET must not write, and an object outside the session is never flushed.
+    return QuizSitting(user_id=user_id, lecture_id=lecture.id, plan=fresh, draft={}, locked=[])
+
+
+def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings, paper: str | None = None
+                 ) -> QuizSitting | None:
+    """For a POST: the member's quiz in progress, or one stored now; None when no attempts are left.
+
+    A new sitting stores the paper the form was shown (`paper`, from `paper_token`) when it is genuine, else
+    the same draw as the page's, which is what the page showed unless the settings or the bank changed since.
+    """
+    sitting = _stored_sitting(user_id, lecture.id)
+    bank = _bank(lecture.id)
     if sitting is not None:
         kept = [item for item in sitting.plan if item["q"] in bank]  # a question deleted meanwhile drops out
         if kept:
@@ -277,22 +363,18 @@ def open_sitting(user_id: int, lecture: Lecture, settings: QuizSettings) -> Quiz
             return sitting
         db.session.delete(sitting)
         db.session.flush()
-    left = attempts_left(user_id, lecture.id, settings)
-    if left == 0 or not bank:
+    fresh = _fresh_plan(user_id, lecture.id, settings, bank)
+    if fresh is None:
         return None
-    sitting = QuizSitting(user_id=user_id, lecture_id=lecture.id, plan=_draw_plan(list(bank.values()), settings),
-                          draft={}, locked=[])
-    # Written when the quiz page is first shown (a GET that writes, on purpose): the questions drawn and
-    # their option order are what the member was shown, and must stay the same on a reload, on another
-    # device and in the attempt's record; drawing them again at the first answer could change the paper.
+    plan = _shown_plan(paper, user_id, lecture.id, bank) or fresh
+    sitting = QuizSitting(user_id=user_id, lecture_id=lecture.id, plan=plan, draft={}, locked=[])
     try:
         # A savepoint, so a lost race undoes only this insert and not the rest of the request.
         with savepoint():
             db.session.add(sitting)
     except sa.exc.IntegrityError:
-        # The same member opened the quiz twice at once: use the sitting the other request made.
-        return db.session.scalar(sa.select(QuizSitting).where(QuizSitting.user_id == user_id,
-                                                              QuizSitting.lecture_id == lecture.id))
+        # The same member answered on two devices at once: use the sitting the other request made.
+        return _stored_sitting(user_id, lecture.id)
     return sitting
 
 

@@ -97,3 +97,25 @@ def test_language_switch_on_a_phone(phone, seed_lecture):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/home")
     expect(page.get_by_role("link", name="Courses")).to_be_visible()
+
+
+def test_answers_are_saved_as_given_and_the_same_paper_follows_to_another_device(phone, desktop, seed_lecture):
+    """Opening the quiz stores nothing; the script's autosave stores the paper shown with the answer given."""
+    from lecturehub.quizzes.models import QuizSitting
+
+    url = f"/lectures/{seed_lecture['lecture_id']}/quiz"
+    login(phone, "m0001", PASSWORD)
+    phone.goto(url)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(QuizSitting)) == 0
+    first = phone.locator("fieldset.question").first
+    with phone.expect_response(lambda r: r.url.endswith(f"{url}/draft") and r.request.method == "POST") as saved:
+        first.locator("input").nth(2).check()
+    assert saved.value.ok
+    phone.reload()
+    expect(phone.locator("fieldset.question").first.locator("input").nth(2)).to_be_checked()
+
+    login(desktop, "m0001", PASSWORD)
+    desktop.goto(url)
+    expect(desktop.locator("fieldset.question").first.locator("input").nth(2)).to_be_checked()
+    assert desktop.locator("fieldset.question legend").all_inner_texts() == \
+        phone.locator("fieldset.question legend").all_inner_texts()
