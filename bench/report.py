@@ -109,7 +109,7 @@ def render(results: list[dict], machine: str) -> str:
             f"{_load(result['load_average_start'])}, at the end {_load(result['load_average_end'])}.",
             f"Data: {data['venues']} venues, {data['members']} members, {data['lectures']} past lectures, "
             f"{data['records']:,} attendance records, {data['quiz_attempts']:,} quiz attempts "
-            f"(built in {data['seconds']} s).",
+            f"(built in {data['seconds']} s; `flask attendance tally` over them: {data.get('tally_seconds', '–')} s).",
             "",
             "| endpoint | requests/s | check-ins/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
             "|---|---|---|---|---|---|---|---|",
