@@ -16,7 +16,7 @@ from __future__ import annotations
 from math import ceil
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from limits import RateLimitItemPerMinute, parse
 
 from lecturehub.accounts.models import User
@@ -32,13 +32,14 @@ def _limits(lecture: Lecture) -> list[tuple[object, tuple, str]]:
     window = services.window_of(lecture)
     # The per-lecture counter lives as long as the whole check-in window, from the first wrong code on.
     window_minutes = max(1, ceil((window.closes_at - window.opens_at).total_seconds() / 60))
+    # Messages as lazy strings: translated only for the member who hit a limit, not at every check-in.
     return [
         (parse(current_app.config["CHECKIN_RATE_LIMIT"]), (prefix, "checkin-wrong"),
-         _("Too many wrong codes. Please wait a minute and try again.")),
+         _l("Too many wrong codes. Please wait a minute and try again.")),
         (RateLimitItemPerMinute(current_app.config["CHECKIN_LECTURE_LIMIT"], window_minutes),
          (prefix, "checkin-wrong-lecture", str(lecture.id)),
-         _("Too many wrong codes for this lecture. Please ask your venue's coordinator to check you in at the "
-           "desk.")),
+         _l("Too many wrong codes for this lecture. Please ask your venue's coordinator to check you in at the "
+            "desk.")),
     ]
 
 
@@ -54,7 +55,7 @@ def ensure_attempts_left(member: User, lecture: Lecture) -> None:
     counts = storage.get_many(keys) if isinstance(storage, DatabaseStorage) else {k: storage.get(k) for k in keys}
     for (item, _scope, message), key in zip(limits, keys, strict=True):
         if counts[key] >= item.amount:
-            raise services.CheckinError("too_many", message)
+            raise services.CheckinError("too_many", str(message))
 
 
 def count_wrong_code(member: User, lecture: Lecture) -> None:

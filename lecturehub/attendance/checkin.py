@@ -132,10 +132,7 @@ def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
     statement = (insert.values(**values).on_conflict_do_nothing(index_elements=["lecture_id", "user_id"])
                  .returning(AttendanceRecord))
     # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-    record = db.session.scalars(statement).one_or_none()
-    if record is not None:
-        mark_for_tally(record.lecture_id, record.user_id)  # a core INSERT: the session's change lists do not show it
-    return record
+    return db.session.scalars(statement).one_or_none()
 
 
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
@@ -169,6 +166,8 @@ def record_check_in(user: User, lecture: Lecture, venue_id: int, method: Method,
                   checked_in_at=arrived_at, reason="", updated_at=now, device_id=device_id)
     record = _insert_ignoring_duplicate(values)
     created = record is not None
+    if created:
+        mark_for_tally(lecture, user.id)  # a core INSERT: the session's change lists do not show it
     if record is None:
         record = db.session.scalar(
             sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture.id,

@@ -233,10 +233,15 @@ class UsedScan(db.Model):
 TALLY_MARKS = "attendance_tally_lectures"
 
 
-def mark_for_tally(lecture_id: int, user_id: int) -> None:
+TALLY_LECTURES = "attendance_tally_lecture_objects"
+
+
+def mark_for_tally(lecture, user_id: int) -> None:
     """Recount this lecture's tally (and the member's hours) at commit: for writes the session's change lists do
-    not show (a core INSERT)."""
-    db.session.info.setdefault(TALLY_MARKS, {}).setdefault(lecture_id, set()).add(user_id)
+    not show (a core INSERT). The lecture is held until then, so the commit finds it without a query (the
+    session holds loaded objects only while something else refers to them)."""
+    db.session.info.setdefault(TALLY_MARKS, {}).setdefault(lecture.id, set()).add(user_id)
+    db.session.info.setdefault(TALLY_LECTURES, {})[lecture.id] = lecture
 
 
 class LectureTally(db.Model):

@@ -34,7 +34,7 @@ from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
 
 from .checkin import Phase, window_of
-from .models import TALLY_MARKS, AttendanceRecord, LectureTally, MemberHours, Status
+from .models import TALLY_LECTURES, TALLY_MARKS, AttendanceRecord, LectureTally, MemberHours, Status
 from .roster import expected_memberships
 
 FIGURES = ("expected", "present", "late", "excused", "absent", "made_up")
@@ -98,7 +98,10 @@ def refresh(session: Session, lecture_ids: Iterable[int], moved: Iterable[int] =
     if not lecture_ids | moved:
         return 0
     now = now or utcnow()
-    lectures = session.scalars(sa.select(Lecture).where(Lecture.id.in_(lecture_ids | moved))).all()
+    # By primary key: a check-in's lecture is still in the session (held by mark_for_tally), so this costs
+    # it no statement.
+    lectures = [lecture for lecture in (session.get(Lecture, lecture_id) for lecture_id in lecture_ids | moved)
+                if lecture is not None]
     closed = sorted(lec.id for lec in lectures if not lec.archive and window_of(lec).phase(now) is Phase.CLOSED)
     stale = sorted(set(closed) | moved)
     if not stale:
@@ -200,10 +203,11 @@ def _recount_before_commit(session: Session) -> None:
                                            .join(Lecture, Lecture.id == LectureTally.lecture_id)
                                            .where(Lecture.starts_at >= since)))
     refresh(session, lecture_ids, session.info.pop(_MOVED, set()), marked)
+    session.info.pop(TALLY_LECTURES, None)
 
 
 def _forget(session: Session, *_args) -> None:
-    for key in (TALLY_MARKS, _MEMBERSHIPS_SINCE, _MOVED):
+    for key in (TALLY_MARKS, TALLY_LECTURES, _MEMBERSHIPS_SINCE, _MOVED):
         session.info.pop(key, None)
 
 
