@@ -301,6 +301,20 @@ def _overview_tables(overview, ranking_rows, phases) -> dict[str, Table]:
     return {"matrix": matrix, "trend": trend, "ranking": ranking}
 
 
+def drill_down_url(lecture_id: int, venue_id: int) -> str:
+    """`url_for("reports.lecture_venue", …)`, built once per request and filled in: the overview links each of
+    its 1,250 cells, and building each URL through the router was a third of the page's time."""
+    template = g.get("drill_down_url")
+    if template is None:
+        template = g.drill_down_url = url_for("reports.lecture_venue", lecture_id=1111111111,
+                                              venue_id=2222222222).replace("1111111111", "{lecture_id}").replace(
+                                                  "2222222222", "{venue_id}")
+    return template.format(lecture_id=int(lecture_id), venue_id=int(venue_id))
+
+
+bp.add_app_template_global(drill_down_url)
+
+
 def _matrix_cell(cell, phase):
     """A venue's rate for a lecture, or what stands in for it: not taking part, not yet held, check-in open."""
     if cell is None:

@@ -256,10 +256,12 @@ def organisation_overview(course_id: int | None, start: date | None, end: date |
         cell["rate"] = rate(cell["arrived"], cell["expected"])
     trend = []
     # A lecture still open (or not yet held) would show as a sudden fall: the trend has finished lectures only.
+    by_lecture: dict[int, list[dict]] = defaultdict(list)
+    for (lecture_id, _venue_id), cell in cells.items():
+        by_lecture[lecture_id].append(cell)
     for lecture in (lec for lec in lectures if phases[lec.id] is Phase.CLOSED):
-        lecture_cells = [c for (lid, _v), c in cells.items() if lid == lecture.id]
-        trend.append((lecture, rate(sum(c["arrived"] for c in lecture_cells),
-                                    sum(c["expected"] for c in lecture_cells))))
+        trend.append((lecture, rate(sum(c["arrived"] for c in by_lecture[lecture.id]),
+                                    sum(c["expected"] for c in by_lecture[lecture.id]))))
     return Overview(lectures, venues, cells, trend)
 
 
