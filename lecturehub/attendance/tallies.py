@@ -18,7 +18,7 @@ stale rows; `flask attendance tally` fills the tallies of closed lectures after 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import click
@@ -28,7 +28,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from lecturehub.accounts.models import Membership
-from lecturehub.core.timeutil import local_zone, utcnow
+from lecturehub.core.timeutil import local_zone, to_local, utcnow
 from lecturehub.core.transaction import in_transaction
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
@@ -85,7 +85,8 @@ def tallied_or_counted(lecture_ids: Iterable[int]) -> dict[tuple[int, int], dict
 
 
 def refresh(session: Session, lecture_ids: Iterable[int], moved: Iterable[int] = (),
-            members: dict[int, set[int]] | None = None, now: datetime | None = None) -> int:
+            members: dict[int, set[int]] | None = None, memberships_since: datetime | None = None,
+            now: datetime | None = None) -> int:
     """Delete these lectures' tallies and write them again for those whose window has closed, then the study hours
     of the members concerned; how many lectures were tallied.
 
@@ -93,22 +94,26 @@ def refresh(session: Session, lecture_ids: Iterable[int], moved: Iterable[int] =
     since it was tallied: only then are its rows deleted, so that a check-in costs no statement here.
     `members` names, per lecture, the members whose records changed: only their hours are added up again,
     unless the lecture is tallied for the first time, moved, or leaves the tallies (then all its members').
+    `memberships_since`: memberships changed from that moment, so every tallied lecture after it is recounted.
     """
     lecture_ids, moved, members = set(lecture_ids), set(moved), members or {}
-    if not lecture_ids | moved:
-        return 0
     now = now or utcnow()
-    # By primary key: a check-in's lecture is still in the session (held by mark_for_tally), so this costs
-    # it no statement.
-    lectures = [lecture for lecture in (session.get(Lecture, lecture_id) for lecture_id in lecture_ids | moved)
-                if lecture is not None]
-    closed = sorted(lec.id for lec in lectures if not lec.archive and window_of(lec).phase(now) is Phase.CLOSED)
-    stale = sorted(set(closed) | moved)
-    if not stale:
+    # By primary key: a check-in's lecture is still in the session (held by mark_for_tally), so the check-in
+    # burst, whose lectures are all open, leaves here without a statement.
+    known = [lecture for lecture in (session.get(Lecture, lecture_id) for lecture_id in lecture_ids | moved)
+             if lecture is not None]
+    if not moved and memberships_since is None and not any(_closed(lecture, now) for lecture in known):
         return 0
-    # Two transactions recounting one lecture take turns (PostgreSQL): the second counts after the first's
-    # commit, so neither overwrites the other's change with an older count. SQLite writes one at a time anyway.
-    session.execute(sa.select(Lecture.id).where(Lecture.id.in_(stale)).order_by(Lecture.id).with_for_update())
+    _one_recount_at_a_time(session)
+    if memberships_since is not None:
+        lecture_ids |= set(session.scalars(sa.select(LectureTally.lecture_id).distinct()
+                                           .join(Lecture, Lecture.id == LectureTally.lecture_id)
+                                           .where(Lecture.starts_at >= memberships_since)))
+    # Read again after the lock: another transaction may have moved a lecture since this one loaded it.
+    lectures = session.scalars(sa.select(Lecture).where(Lecture.id.in_(lecture_ids | moved))
+                               .execution_options(populate_existing=True)).all()
+    closed = sorted(lec.id for lec in lectures if _closed(lec, now))
+    stale = sorted(set(closed) | moved)
     tallied_before = set(session.scalars(sa.select(LectureTally.lecture_id).distinct()
                                          .where(LectureTally.lecture_id.in_(stale))))
     session.execute(sa.delete(LectureTally).where(LectureTally.lecture_id.in_(stale)))
@@ -127,6 +132,23 @@ def refresh(session: Session, lecture_ids: Iterable[int], moved: Iterable[int] =
     return len(closed)
 
 
+def _closed(lecture: Lecture, now: datetime) -> bool:
+    return not lecture.archive and window_of(lecture).phase(now) is Phase.CLOSED
+
+
+# Any number; it names the lock that recounts take in turn on PostgreSQL.
+_RECOUNT_LOCK = 4_210_627
+
+
+def _one_recount_at_a_time(session: Session) -> None:
+    """Recounts run one after another (PostgreSQL; SQLite writes one at a time anyway): a transaction that
+    recounts after another waits for its commit and, in READ COMMITTED, then counts with its changes, so
+    neither leaves a tally or a member's hours counted from what the other had not yet committed. Only
+    changes to finished lectures and memberships wait here, never a check-in on an open lecture."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_RECOUNT_LOCK)))
+
+
 HOURS_BATCH = 5000  # members per statement: SQLite takes at most 32,766 parameters
 
 
@@ -135,12 +157,16 @@ def add_up_hours(session: Session, user_ids: Iterable[int]) -> None:
     user_ids = sorted(set(user_ids))
     if not user_ids:
         return
+    tallied = sa.exists().where(LectureTally.lecture_id == AttendanceRecord.lecture_id)
+    first, last = session.execute(sa.select(sa.func.min(Lecture.starts_at), sa.func.max(Lecture.starts_at))
+                                  .where(sa.exists().where(LectureTally.lecture_id == Lecture.id))).one()
     zone = local_zone()
-    year_of = {lecture_id: starts_at.astimezone(zone).year for lecture_id, starts_at in session.execute(
-        sa.select(Lecture.id, Lecture.starts_at).where(sa.exists().where(LectureTally.lecture_id == Lecture.id)))}
+    years = range(to_local(first).year, to_local(last).year + 1) if first is not None else range(0)
+    # The year in the organisation's zone, as the reports count it: one bound per year, not per lecture.
+    year = sa.case(*[(Lecture.starts_at >= datetime(y, 1, 1, tzinfo=zone).astimezone(timezone.utc), y)
+                     for y in reversed(years)], else_=years[0]) if years else sa.literal(0)
     hours = Lecture.study_hours
     made_up = AttendanceRecord.made_up_at.is_not(None)
-    year = sa.case(year_of, value=AttendanceRecord.lecture_id) if year_of else sa.literal(0)
     for start in range(0, len(user_ids), HOURS_BATCH):
         batch = user_ids[start:start + HOURS_BATCH]
         session.execute(sa.delete(MemberHours).where(MemberHours.user_id.in_(batch)))
@@ -151,7 +177,7 @@ def add_up_hours(session: Session, user_ids: Iterable[int]) -> None:
                       sa.func.sum(sa.case((sa.and_(AttendanceRecord.status == Status.LATE, ~made_up), hours),
                                           else_=0)))
             .join(Lecture, Lecture.id == AttendanceRecord.lecture_id)
-            .where(AttendanceRecord.user_id.in_(batch), AttendanceRecord.lecture_id.in_(list(year_of)))
+            .where(AttendanceRecord.user_id.in_(batch), tallied)
             .group_by(AttendanceRecord.user_id, year)).all()
         if rows:
             session.execute(sa.insert(MemberHours), [
@@ -194,27 +220,27 @@ def _note_changes(session: Session, _flush_context) -> None:
 
 
 def _recount_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outermost commit recounts everything
     session.flush()  # the last changes are noted too
     marked = session.info.pop(TALLY_MARKS, {})
-    since = session.info.pop(_MEMBERSHIPS_SINCE, None)
-    lecture_ids = set(marked)
-    if since is not None:  # memberships decide who was expected, not anyone's hours
-        lecture_ids |= set(session.scalars(sa.select(LectureTally.lecture_id).distinct()
-                                           .join(Lecture, Lecture.id == LectureTally.lecture_id)
-                                           .where(Lecture.starts_at >= since)))
-    refresh(session, lecture_ids, session.info.pop(_MOVED, set()), marked)
+    refresh(session, set(marked), session.info.pop(_MOVED, set()), marked,
+            memberships_since=session.info.pop(_MEMBERSHIPS_SINCE, None))
     session.info.pop(TALLY_LECTURES, None)
 
 
-def _forget(session: Session, *_args) -> None:
-    for key in (TALLY_MARKS, TALLY_LECTURES, _MEMBERSHIPS_SINCE, _MOVED):
-        session.info.pop(key, None)
+def _forget(session: Session, transaction) -> None:
+    # Only when the whole transaction ends: a savepoint rolled back leaves the marks of what came before it
+    # (a mark too many costs a recount; one too few would leave a tally behind its records).
+    if transaction.parent is None:
+        for key in (TALLY_MARKS, TALLY_LECTURES, _MEMBERSHIPS_SINCE, _MOVED):
+            session.info.pop(key, None)
 
 
 def keep_tallies() -> None:
     """Keep every lecture's tally in step with its records at each commit (registered once, at app creation)."""
     for name, listener in (("after_flush", _note_changes), ("before_commit", _recount_before_commit),
-                           ("after_rollback", _forget), ("after_soft_rollback", _forget)):
+                           ("after_transaction_end", _forget)):
         if not event.contains(db.session, name, listener):
             event.listen(db.session, name, listener)
 

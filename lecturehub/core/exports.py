@@ -10,6 +10,7 @@ numbers and dates, not text, so they keep their type and are never touched.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -164,6 +165,7 @@ def set_up_printing(sheet, table: Table) -> None:
     sheet.oddFooter.center.text = "&P / &N"
 
 
+@functools.lru_cache(maxsize=4096)  # a matrix repeats a handful of words thousands of times
 def _display_width(text: str) -> int:
     # CJK characters take two columns in Excel's default font.
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
