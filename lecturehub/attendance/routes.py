@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -59,8 +70,13 @@ def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
         return render_template("attendance/checkin_result.html", lecture=lecture, error=error,
                                form=CodeForm()), status
     venue = db.session.get(Venue, result.record.venue_id)
-    return render_template("attendance/checkin_result.html", lecture=lecture, result=result, venue=venue,
-                           form=None), 200
+    # The answer is rendered after the request's commit (a streamed body: core.transaction commits before it is
+    # sent). On SQLite a check-in's INSERT locks the whole database until that commit, and rendering first kept
+    # every other check-in waiting through the page. What the page shows was just read or written, so the
+    # commit need not expire it (a session lasts one request).
+    db.session().expire_on_commit = False
+    return current_app.response_class(stream_template(
+        "attendance/checkin_result.html", lecture=lecture, result=result, venue=venue, form=None)), 200
 
 
 @bp.get("/checkin/<int:lecture_venue_id>")
