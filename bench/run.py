@@ -1,6 +1,6 @@
 """LectureHub benchmark: a check-in burst of every member, the stack's reference limits, and the reports.
 
-    make bench                      # both databases, full size (about 6 minutes)
+    make bench                      # both databases, full size (about 30 minutes on 2 cores)
     .venv/bin/python bench/run.py --db sqlite --members 500 --lectures 5 --results /tmp/trial   # a quick trial
 
 Builds 25 venues, 5,000 members and 50 past lectures with about 250,000 attendance records, starts
