@@ -569,7 +569,7 @@ def run(kind: str, members: int, lectures: int) -> dict:
     # The past lectures were loaded with bulk INSERTs, which no commit of the app's saw: tally them as an upgrade
     # of an existing organisation does (the reports would otherwise count them from their records).
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "attendance", "tally"], cwd=ROOT,
+    subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "attendance", "tally", "--all"], cwd=ROOT,
                    env=env, check=True, capture_output=True)
     info["tally_seconds"] = round(time.perf_counter() - started, 1)
     print(f"[{kind}] {info}", flush=True)

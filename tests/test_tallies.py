@@ -1,6 +1,7 @@
 """Lecture tallies: the overview reads finished lectures' figures from them, and they always equal a recount."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from lecturehub.core.timeutil import local_zone, utcnow
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 from lecturehub.reports import services as reports
+from lecturehub.reports.lecture_figures import VenueFigures, lecture_figures
 from lecturehub.venues.models import Venue
 
 
@@ -44,6 +46,11 @@ def assert_tallies_match_records() -> None:
     now = utcnow()
     for lecture in db.session.scalars(sa.select(Lecture).where(Lecture.id.in_(lecture_ids))):
         assert not lecture.archive and attendance.window_of(lecture).phase(now) is attendance.Phase.CLOSED
+        # The lecture report and its export read the tally: the same figures as counting member by member.
+        from_tally = lecture_figures(lecture, None, now)
+        assert all(isinstance(figures, VenueFigures) for figures in from_tally)
+        assert [report_figures(f) for f in from_tally] == [
+            report_figures(s) for s in reports.lecture_report(lecture, None, now)], lecture.id
     expected_hours: dict[tuple[int, int], list[Decimal]] = {}
     for record, lecture in db.session.execute(sa.select(AttendanceRecord, Lecture).join(Lecture).where(
             Lecture.id.in_(lecture_ids))):
@@ -56,6 +63,11 @@ def assert_tallies_match_records() -> None:
         expected_hours[key] = [credited, late]
     kept = {(h.user_id, h.year): [h.credited, h.late] for h in db.session.scalars(sa.select(MemberHours))}
     assert kept == expected_hours
+
+
+def report_figures(stats) -> tuple:
+    return (stats.venue.id, stats.expected, *(stats.count(key) for key in reports.STATUS_KEYS), stats.made_up,
+            stats.arrived, stats.rate, stats.quiz_done, stats.quiz_average)
 
 
 def overview_cell(lecture_id: int, venue_id: int, now: datetime | None = None) -> dict:
@@ -280,3 +292,33 @@ def test_hours_count_in_the_year_of_the_organisations_zone(client, org, make_lec
     assert reported_hours(org, 2026) == recounted_hours(2026) == {"m0001": Decimal("2.0")}
     assert reported_hours(org, 2025) == recounted_hours(2025) == {}
     assert_tallies_match_records()
+
+
+def test_the_lecture_report_of_a_finished_lecture_reads_its_tally_and_says_what_the_records_say(client, org,
+                                                                                                make_lecture):
+    from lecturehub.quizzes.models import QuizAttempt
+
+    lecture = make_lecture(datetime(2025, 3, 10, 6, tzinfo=UTC))
+    start = lecture.starts_at
+    attendance.check_in(user("m0001"), lecture, org["branch_a"], Method.QR, now=start - timedelta(minutes=5))
+    attendance.check_in(user("m0003"), lecture, org["branch_b"], Method.QR, now=start + timedelta(minutes=30))
+    # 张伟 tried the quiz twice (the better try counts: 2 of 3); 李娜 at branch B once (1 of 2).
+    for username, right, asked in (("m0001", 1, 3), ("m0001", 2, 3), ("m0003", 1, 2)):
+        db.session.add(QuizAttempt(user_id=user(username).id, lecture_id=lecture.id, submitted_at=lecture.ends_at,
+                                   correct_count=right, question_count=asked, score=round(100 * right / asked),
+                                   pass_mark=80, passed=False))
+    db.session.commit()
+    # A later transfer does not move 张伟's figures out of branch A (the lecture expected him there).
+    accounts.transfer_member(user("m0001"), venue("b02"), utcnow(), user("admin"), reason="调动")
+    db.session.commit()
+    assert isinstance(lecture_figures(lecture, None)[0], VenueFigures)
+    assert_tallies_match_records()
+
+    client.login("admin")
+    page = client.get(f"/reports/lectures/{lecture.id}").get_data(as_text=True)
+    row = page[page.index(f"/venues/{org['branch_a']}\">"):]
+    cells = [re.sub(r"<[^>]+>", "", cell) for cell in row[row.index("<td>"):row.index("</tr>")].split("</td>")[:-1]]
+    # expected, present, late, excused, absent, made up, rate, quiz taken, average quiz score
+    assert [c.strip() for c in cells] == ["3", "1", "0", "0", "2", "0", "33.3%", "1", "66.7"]
+    sheet = client.get(f"/reports/lectures/{lecture.id}?format=csv").get_data(as_text=True)
+    assert "50.0" in sheet and "66.7" in sheet  # branch B's and branch A's average quiz scores

@@ -38,6 +38,7 @@ from lecturehub.venues.services import get_venue_for, venues_for
 from . import services
 from .charts import bar_chart, line_chart
 from .forms import OverviewFilterForm, YearForm
+from .lecture_figures import lecture_figures
 from .tables import FORMATS, Column, Table, download
 
 bp = Blueprint("reports", __name__, template_folder="templates", url_prefix="/reports")
@@ -156,7 +157,7 @@ def _lecture_table(lecture, stats) -> Table:
 @role_required(Role.COORDINATOR, Role.ADMIN)
 def lecture(lecture_id: int):
     lecture = get_lecture_for(current_user, lecture_id)
-    stats = services.lecture_report(lecture, visible_venue_ids())
+    stats = lecture_figures(lecture, visible_venue_ids())
     if export_format():
         return exported(lambda: _lecture_table(lecture, stats), f"attendance-lecture-{lecture.id}", lecture_label(lecture, short=False))
     ranked = sorted(stats, key=lambda s: (-s.rate, s.venue.position))
