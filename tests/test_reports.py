@@ -418,7 +418,8 @@ def test_xlsx_exports_print_well(app, data):
         assert response.status_code == 200, url
         sheet = load_workbook(io.BytesIO(response.data)).active
         setup = sheet.page_setup
-        assert (setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (9, 1, 0), url  # 9: A4
+        # 9: A4; one page wide (an absent fitToWidth means 1 in the file format, ECMA-376), as many pages down as needed
+        assert (setup.paperSize, setup.fitToWidth or 1, setup.fitToHeight) == (9, 1, 0), url
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, url
         assert sheet.print_title_rows == "$1:$1", url
         assert sheet.oddFooter.center.text == "&P / &N", url
@@ -482,3 +483,30 @@ def test_best_scores_round_by_the_one_rule(client, org, make_lecture):
     assert services.member_quiz_results(member)[0][2] == 62.5
     stats = services.lecture_report(lecture, [org["branch_a"]])[0]
     assert stats.quiz_average == 62.5
+
+
+def test_a_large_venue_reads_its_course_matrix_a_page_of_members_at_a_time_and_downloads_it_whole(client, data):
+    # 60 more members at branch A, since before the lectures: 63 in all, member numbers x001 … x060 after m0002.
+    db.session.execute(sa.insert(User), [
+        {"username": f"x{n:03d}", "name": f"新党员{n:03d}", "member_no": f"x{n:03d}", "role": Role.MEMBER,
+         "home_venue_id": data["branch_a"], "active": True, "password_hash": "-", "must_change_password": False,
+         "created_at": MEMBERS_SINCE} for n in range(1, 61)])
+    db.session.execute(sa.insert(Membership), [
+        {"user_id": user_id, "venue_id": data["branch_a"], "starts_at": MEMBERS_SINCE,
+         "began_how": MembershipChange.JOINED, "reason": ""}
+        for user_id in db.session.scalars(sa.select(User.id).where(User.username.like("x%")))])
+    db.session.commit()
+    client.login("coord01")
+    url = f"/reports/courses/{data['course']}/venues/{data['branch_a']}"
+    first = client.get(url).get_data(as_text=True)
+    assert first.count('<th scope="row">') == services.MATRIX_PAGE_SIZE == 50
+    assert "第 1–50 名，共 63 名" in first and f'href="{url}?page=2"' in first
+    assert "张伟" in first and "新党员060" not in first  # in member-number order: m0001 before x001
+    second = client.get(f"{url}?page=2").get_data(as_text=True)
+    assert second.count('<th scope="row">') == 13 and "新党员060" in second and "张伟" not in second
+    assert f'href="{url}?page=1"' in second
+    # The download has every member, whatever page was on screen.
+    sheet = load_workbook(io.BytesIO(client.get(f"{url}?format=xlsx&page=2").data)).active
+    assert sheet.max_row == 1 + 63
+    assert client.get(f"{url}?page=0").status_code == 400
+    assert client.get(f"{url}?page=99999999999").status_code == 400

@@ -28,6 +28,7 @@ from wtforms import SelectChoice
 from lecturehub.accounts.models import Role
 from lecturehub.attendance import filing as filing_services
 from lecturehub.attendance.services import Phase, open_makeup_tasks, window_of
+from lecturehub.core.forms import MAX_PAGE
 from lecturehub.core.permissions import role_required
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Course
@@ -250,10 +251,14 @@ def course_venue(course_id: int, venue_id: int):
     course = get_course_for(current_user, course_id)
     venue = get_venue_for(current_user, venue_id)
     now = utcnow()
-    matrix = services.course_matrix(course, venue, now=now)
+    fmt = export_format()
+    page = None if fmt else request.args.get("page", 1, type=int)
+    if page is not None and not 1 <= page <= MAX_PAGE:
+        abort(400)
+    matrix = services.course_matrix(course, venue, now=now, page=page)
     # A lecture whose check-in has not opened has no statuses yet: it reads as not held, not as a column of gaps.
     held = {lec.id: window_of(lec).phase(now) is not Phase.NOT_OPEN for lec in matrix.lectures}
-    if export_format():
+    if fmt:
         return exported(lambda: _matrix_table(matrix, held), f"attendance-course-{course.id}-{venue.code}", venue.name,
                         course.title)
     return render_template("reports/course_venue.html", matrix=matrix, course=course, venue=venue,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from functools import cached_property
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -169,51 +170,73 @@ def lecture_report(lecture: Lecture, venue_ids: list[int] | None, now: datetime 
     return [stats[v.id] for v in venues]
 
 
+# Members per page of a course matrix on screen (a page of 50 members × 50 lectures is 2,500 cells); exports
+# have every member.
+MATRIX_PAGE_SIZE = 50
+
+
+class _CellRecord(NamedTuple):
+    status: Status
+    made_up_at: datetime | None
+
+
 @dataclass
 class Matrix:
     course: Course
     venue: Venue
     lectures: list[Lecture]
     rows: list[tuple[sa.Row, list[MemberStatus | None], dict[str, int]]]
+    page: object | None = None  # Flask-SQLAlchemy's Pagination of the members, when paged
 
 
-def course_matrix(course: Course, venue: Venue, now: datetime | None = None) -> Matrix:
+def course_matrix(course: Course, venue: Venue, now: datetime | None = None, page: int | None = None) -> Matrix:
     """Members a venue expected at any of the course's lectures x those lectures, each cell a status (None where
-    the member was not expected there: before joining or after leaving or transferring); four queries."""
+    the member was not expected there: before joining or after leaving or transferring); five queries.
+
+    `page` (1-based) gives MATRIX_PAGE_SIZE members in member-number order; None gives them all (exports).
+    """
     now = now or utcnow()
     lectures = list(db.session.scalars(
         sa.select(Lecture).join(LectureVenue, LectureVenue.lecture_id == Lecture.id)
         .where(Lecture.course_id == course.id, LectureVenue.venue_id == venue.id).order_by(Lecture.starts_at)))
     expected_here = (expected_memberships()
                      .where(Lecture.course_id == course.id, Membership.venue_id == venue.id).subquery())
+    members_query = (sa.select(User).where(User.id.in_(sa.select(expected_here.c.user_id)))
+                     .order_by(User.member_no, User.id))
+    pagination = None
+    if page is None:
+        members = list(db.session.scalars(members_query))
+    else:
+        pagination = db.paginate(members_query, page=page, per_page=MATRIX_PAGE_SIZE,
+                                 max_per_page=MATRIX_PAGE_SIZE, error_out=False)
+        members = list(pagination.items)
+    member_ids = sorted(m.id for m in members)
+    # Plain tuples, not rows, in the sets and dicts: a row compares far slower, and 10,000 cells are looked up.
     expected = {(lecture_id, user_id) for lecture_id, user_id in db.session.execute(
-        sa.select(expected_here.c.lecture_id, expected_here.c.user_id))}  # plain tuples hash faster than rows
-    member_ids = {user_id for _lecture_id, user_id in expected}
-    members = db.session.execute(sa.select(*MEMBER_COLUMNS).where(User.id.in_(sa.select(expected_here.c.user_id)))
-                                 .order_by(User.member_no, User.id)).all()
-    # The venue's members' records of these lectures, by index, rather than a join with the expectation
-    # subquery; records where the member was not expected here are left out below, as the cells are.
-    records = {(r.lecture_id, r.user_id): r for r in db.session.execute(
-        sa.select(AttendanceRecord.lecture_id, AttendanceRecord.user_id, AttendanceRecord.status,
-                  AttendanceRecord.made_up_at)
-        .where(AttendanceRecord.lecture_id.in_([lec.id for lec in lectures]),
-               AttendanceRecord.user_id.in_(sorted(member_ids))))
-        if (r.lecture_id, r.user_id) in expected}
-    phases = {lec.id: window_of(lec).phase(now) for lec in lectures}
+        sa.select(expected_here.c.lecture_id, expected_here.c.user_id).where(expected_here.c.user_id.in_(member_ids)))}
+    # The members' records of these lectures, by index, rather than a join with the expectation subquery;
+    # records where the member was not expected here are left out below, as the cells are.
+    records = {(lecture_id, user_id): _CellRecord(status, made_up_at) for lecture_id, user_id, status, made_up_at
+               in db.session.execute(
+                   sa.select(AttendanceRecord.lecture_id, AttendanceRecord.user_id, AttendanceRecord.status,
+                             AttendanceRecord.made_up_at)
+                   .where(AttendanceRecord.lecture_id.in_([lec.id for lec in lectures]),
+                          AttendanceRecord.user_id.in_(member_ids)))}
+    columns = [(lec.id, window_of(lec).phase(now)) for lec in lectures]
     rows = []
     for member in members:
-        cells, totals = [], defaultdict(int)
-        for lecture in lectures:
-            if (lecture.id, member.id) not in expected:
+        member_id, cells = member.id, []
+        for lecture_id, phase in columns:
+            key = (lecture_id, member_id)
+            if key in expected:
+                record = records.get(key)
+                cells.append(MemberStatus(member, effective_status(record, phase), record))
+            else:
                 cells.append(None)
-                continue
-            record = records.get((lecture.id, member.id))
-            cell = MemberStatus(member, effective_status(record, phases[lecture.id]), record)
-            cells.append(cell)
-            totals[cell.key] += 1
-            totals["made_up"] += int(cell.made_up)
+        totals = Counter(cell.key for cell in cells if cell is not None)
+        totals["made_up"] = sum(1 for cell in cells if cell is not None and cell.made_up)
         rows.append((member, cells, dict(totals)))
-    return Matrix(course, venue, lectures, rows)
+    return Matrix(course, venue, lectures, rows, pagination)
 
 
 @dataclass
