@@ -45,8 +45,8 @@ def targets_table(results: list[dict]) -> list[str]:
         ("worker memory < 150 MB (before the sign-ins)", lambda r: (
             f"{max(r['worker_peak_mb_before_sign_ins']):.0f} MB",
             max(r["worker_peak_mb_before_sign_ins"]) < TARGETS["worker_mb"])),
-        ("sign-ins ≥ 40/s", lambda r: (
-            f"{r['real_sign_ins']['per_second']:.1f}/s", r["real_sign_ins"]["per_second"] >= TARGETS["signins_per_s"])),
+        ("sign-ins ≥ 40/s (wrk through the sign-in form)", lambda r: (
+            f"{r['sign_in_rate']['per_second']:.1f}/s", r["sign_in_rate"]["per_second"] >= TARGETS["signins_per_s"])),
     ]
     lines = ["| target | " + " | ".join(r["database"] for r in results) + " |",
              "|---|" + "---|" * len(results)]
@@ -100,7 +100,7 @@ def render(results: list[dict], machine: str) -> str:
     for result in results:
         data, burst = result["data"], result["checkin"]
         const, insert = result["reference_constant"], result["reference_insert"]
-        signins = result["real_sign_ins"]
+        signins, rate = result["real_sign_ins"], result["sign_in_rate"]
         profile = result["checkin_profile"]
         lines += [
             f"## {result['database']}",
@@ -135,10 +135,14 @@ def render(results: list[dict], machine: str) -> str:
             f"{mark(result['checkin_records'] == data['members'] and burst['errors'] == 0)}).",
             f"- One check-in in-process, one after another (pyinstrument, `{profile['profile']}`): "
             f"{profile['ms_per_check_in']} ms of CPU and {profile['queries_per_check_in']:g} SQL statements.",
-            f"- Sign-in: {signins['count']} real sign-ins, {signins['concurrency']} at a time: "
-            f"{signins['per_second']}/s, `POST /login` p50 {signins['p50_ms']} ms, p95 {signins['p95_ms']} ms "
-            f"({signins['password_hash']}). Minting all {data['members']} sessions in-process took "
-            f"{result['sessions_minted_seconds']} s.",
+            f"- Sign-in rate: {rate['signed_in']} members post the sign-in form once each with wrk "
+            f"(`bench/signin.lua`, {rate['connections']} connections, sign-in pages fetched beforehand): "
+            f"**{rate['per_second']}/s**, p50 {rate['p50_ms']:.0f} ms, p99 {rate['p99_ms']:.0f} ms, "
+            f"{rate['errors']} errors ({rate['password_hash']}).",
+            f"- Sign-in flow with a Python client: {signins['count']} real sign-ins, {signins['concurrency']} at a "
+            f"time (sign-in page, `POST /login`, lecture page): {signins['per_second']}/s, `POST /login` p50 "
+            f"{signins['p50_ms']} ms, p95 {signins['p95_ms']} ms; the client's own CPU shares the two cores. "
+            f"Minting all {data['members']} sessions in-process took {result['sessions_minted_seconds']} s.",
             f"- Peak memory per worker (VmHWM, MB): after the reference runs "
             f"{', '.join(str(m) for m in result['worker_peak_mb_before_sign_ins'])}; after the real sign-ins "
             f"{', '.join(str(m) for m in result['worker_peak_mb_after_sign_ins'])}; at the end (burst and report "

@@ -42,6 +42,8 @@ CONNECTIONS = 32
 WRK_THREADS = 2
 SIGNIN_SAMPLE = 50  # members who also sign in for real, with a real password hash
 SIGNIN_PASSWORD = "bench-pass-1"
+SIGNIN_RATE_MEMBERS = 500  # members who sign in through wrk, for the sign-in rate
+SIGNIN_CONNECTIONS = 16  # as many as the server's threads (4 workers x 4)
 USER_AGENT = "lecturehub-bench"
 WAVE_SHARES = (0, 20, 100)  # % of members who must sign in with their password before checking in
 WAVE_CONCURRENCY = 32
@@ -281,6 +283,31 @@ def real_sign_ins(base: str, usernames: list[str], lecture_id: int) -> tuple[dic
              "p95_ms": round(percentile(times, 95), 1), "max_ms": round(times[-1], 1),
              "password_hash": password_hash_label()}
     return stats, {username: (cookie, token) for username, _ms, cookie, token in results}
+
+
+def sign_in_rate(base: str, usernames: list[str]) -> dict:
+    """How many sign-ins a second the server takes through the real form, measured with wrk (bench/signin.lua) so
+    that the load generator costs next to nothing: each member's sign-in page is fetched first (its session cookie
+    and CSRF token), then wrk posts every member's password once, SIGNIN_CONNECTIONS at a time. `real_sign_ins`
+    times the whole flow with a Python client instead (whose own CPU, on the same two cores, is most of its cost)."""
+    def page(username: str) -> str:
+        client = requests.Session()
+        client.headers["User-Agent"] = USER_AGENT
+        token = CSRF_FIELD.search(client.get(f"{base}/login", timeout=60).text).group(1)
+        return f"{client.cookies['session']}\t{token}\t{username}"
+
+    with ThreadPoolExecutor(8) as pool:
+        lines = list(pool.map(page, usernames))
+    pages = WORK / "sign-in-pages.txt"
+    pages.write_text("\n".join(lines) + "\n")
+    result = wrk([f"-t{WRK_THREADS}", f"-c{SIGNIN_CONNECTIONS}", "-d300s", "--timeout", "30s", "-s",
+                  str(ROOT / "bench" / "signin.lua"), "-H", f"User-Agent: {USER_AGENT}", base, "--", str(pages),
+                  SIGNIN_PASSWORD, str(WRK_THREADS)], threads_done=WRK_THREADS)
+    result["per_second"] = round(result["signed_in"] / result["burst_seconds"], 1)
+    result["members"] = len(usernames)
+    result["connections"] = SIGNIN_CONNECTIONS
+    result["password_hash"] = password_hash_label()
+    return result
 
 
 def wave(app, base: str, lecture_id: int, sessions: dict[str, tuple[str, str]], venue_of: dict[str, int],
@@ -588,6 +615,10 @@ def run(kind: str, members: int, lectures: int) -> dict:
         print(f"[{kind}] {SIGNIN_SAMPLE} real sign-ins …", flush=True)
         sample = [f"m{i:05d}" for i in range(min(SIGNIN_SAMPLE, members))]
         signins, real_sessions = real_sign_ins(base, sample, info["live_lecture"])
+        print(f"[{kind}] sign-in rate (wrk) …", flush=True)
+        rate_sample = [f"m{i:05d}" for i in range(SIGNIN_SAMPLE, min(SIGNIN_SAMPLE + SIGNIN_RATE_MEMBERS, members))]
+        signin_rate = sign_in_rate(base, rate_sample)
+        print(f"[{kind}] {signin_rate}", flush=True)
         memory_after_sign_ins = worker_memory(server.pid)
         sessions.update(real_sessions)
         sessions_file = WORK / f"sessions-{kind}.txt"
@@ -634,7 +665,7 @@ def run(kind: str, members: int, lectures: int) -> dict:
         "database": kind, "data": info, "machine": machine(), "measured_at": datetime.now(timezone.utc).isoformat(
             timespec="seconds"), "load_average_start": load_start, "load_average_end": load_end,
         "gunicorn": gunicorn_settings(), "connections": CONNECTIONS, "wrk_threads": WRK_THREADS,
-        "sessions_minted_seconds": minted_seconds, "real_sign_ins": signins,
+        "sessions_minted_seconds": minted_seconds, "real_sign_ins": signins, "sign_in_rate": signin_rate,
         "reference_constant": reference_constant, "reference_insert": reference_insert, "checkin": burst,
         "checkin_records": stored, "checkin_duplicate_records": duplicates,
         "ratio_to_constant": round(burst["check_ins_per_second"] / reference_constant["rps"], 3),
