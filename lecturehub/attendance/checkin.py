@@ -18,6 +18,7 @@ from lecturehub.core.errors import UserError
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
 
 from . import codes
 from .models import (
@@ -198,9 +199,22 @@ def arrival_of(member: User, lecture: Lecture) -> AttendanceRecord | None:
 def check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, method: Method,
                        now: datetime | None = None) -> CheckinResult:
     """A member's own check-in with the code from a venue screen (scanned or typed)."""
-    now = now or utcnow()
     if not venue_takes_part(lecture.id, venue_id):
         raise CheckinError("venue", _("This venue does not take part in the lecture."))
+    return _check_in_with_code(user, lecture, venue_id, code, method, now or utcnow())
+
+
+def check_in_at_link(user: User, lecture: Lecture, link: LectureVenue, code: str, method: Method,
+                     now: datetime | None = None) -> CheckinResult:
+    """`check_in_with_code` at the venue of `link`, the lecture's own link to it (the scanned QR code's): the
+    link is the proof that the venue takes part, so it costs no query."""
+    if link.lecture_id != lecture.id:
+        raise CheckinError("venue", _("This venue does not take part in the lecture."))
+    return _check_in_with_code(user, lecture, link.venue_id, code, method, now or utcnow())
+
+
+def _check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, method: Method,
+                        now: datetime) -> CheckinResult:
     _open_phase(lecture, now)
     if not codes.code_is_valid(lecture.id, venue_id, code, now):
         raise CheckinError("code", _("The check-in code is wrong or has expired. Use the code on the screen now."))
@@ -250,12 +264,22 @@ def check_in_with_scan(user: User, lecture: Lecture, venue_id: int, proof: ScanP
 
 def venue_for_code(lecture: Lecture, code: str, now: datetime | None = None) -> int:
     """Which of the lecture's venues shows `code` now; raises CheckinError when none does."""
+    return venue_showing(lecture, code, now)[0]
+
+
+# Every typed code reads the lecture's venues; their names come along, for the answer page (which then
+# needs no statement of its own for the venue).
+_VENUES_OF_LECTURE = (sa.select(LectureVenue.venue_id, Venue.name).join(Venue, Venue.id == LectureVenue.venue_id)
+                      .where(LectureVenue.lecture_id == sa.bindparam("lecture_id")))
+
+
+def venue_showing(lecture: Lecture, code: str, now: datetime | None = None) -> tuple[int, str]:
+    """`venue_for_code` with the venue's name: (id, name)."""
     now = now or utcnow()
     _open_phase(lecture, now)
-    venue_ids = db.session.scalars(sa.select(LectureVenue.venue_id).where(LectureVenue.lecture_id == lecture.id))
-    for venue_id in venue_ids:
+    for venue_id, name in db.session.execute(_VENUES_OF_LECTURE, {"lecture_id": lecture.id}):
         if codes.code_is_valid(lecture.id, venue_id, code, now):
-            return venue_id
+            return venue_id, name
     raise CheckinError("code", _("The check-in code is wrong or has expired. Use the code on the screen now."))
 
 
