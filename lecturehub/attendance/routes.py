@@ -26,7 +26,7 @@ from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.errors import show_on_form
 from lecturehub.core.numbers import percent
 from lecturehub.core.permissions import role_required
-from lecturehub.core.timeutil import utcnow
+from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.panels import LecturePanel
 from lecturehub.courses.services import get_lecture_for
@@ -61,6 +61,13 @@ bp.add_app_template_global(status_label)
 @bp.app_template_global()
 def leave_state_label(state: LeaveState) -> str:
     return state.label
+
+
+@bp.app_template_filter()
+def clock_time(moment) -> str:
+    """The local time of day of `moment`, HH:MM:SS: the same digits in every language the site has, so the check-in
+    answer needs no Babel formatting for it."""
+    return "" if moment is None else to_local(moment).strftime("%H:%M:%S")
 
 
 def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
