@@ -296,9 +296,10 @@ def venue_showing(lecture: Lecture, code: str, now: datetime | None = None) -> t
     """`venue_for_code` with the venue's name: (id, name)."""
     now = now or utcnow()
     _open_phase(lecture, now)
-    for venue_id, name in db.session.execute(_VENUES_OF_LECTURE, {"lecture_id": lecture.id}):
-        if codes.code_is_valid(lecture.id, venue_id, code, now):
-            return venue_id, name
+    names = dict(db.session.execute(_VENUES_OF_LECTURE, {"lecture_id": lecture.id}).all())
+    venue_id = codes.first_showing(lecture.id, names, code, now)
+    if venue_id is not None:
+        return venue_id, names[venue_id]
     raise CheckinError("code", _("The check-in code is wrong or has expired. Use the code on the screen now."))
 
 
