@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
@@ -13,6 +14,14 @@ CODE_VALIDATORS = [
     DataRequired(message=_l("Enter the 6-digit code shown on the venue screen.")),
     Regexp(r"^\s*\d{6}\s*$", message=_l("The check-in code has 6 digits.")),
 ]
+
+
+def checked_post_form(form_class: type[AppForm]) -> AppForm:
+    """`form_class()` bound to the request, without its own CSRF field when the app-wide CSRFProtect has already
+    checked this POST's token (flask_wtf then sets g.csrf_valid, and the field's check would only pass on that
+    mark). The field also signed a new token on every check-in for a form no page shows (a wrong code's
+    answer shows a new one)."""
+    return form_class(meta={"csrf": False}) if g.get("csrf_valid") else form_class()
 
 
 class CodeForm(AppForm):

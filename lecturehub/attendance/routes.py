@@ -39,6 +39,7 @@ from .forms import (
     CodeForm,
     ConfirmCheckinForm,
     DeskForm,
+    checked_post_form,
 )
 from .models import AttendanceRecord, LeaveRequest, LeaveState, Method
 from .view_helpers import (
@@ -120,7 +121,7 @@ def checkin_confirm(lecture_venue_id: int):
 def checkin_scan(lecture_venue_id: int):
     link = load_lecture_venue(lecture_venue_id, with_venue=True)
     lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
-    form = ConfirmCheckinForm()
+    form = checked_post_form(ConfirmCheckinForm)
     proof = scans.pending_scan(link)
     try:
         if proof is not None:  # the code in the form may have rotated meanwhile; the scan counts (CSRF is app-wide)
@@ -144,7 +145,7 @@ def checkin_scan(lecture_venue_id: int):
 def checkin_code(lecture_id: int):
     """A member types the code shown on the screen into the lecture page."""
     lecture = get_lecture_for(current_user, lecture_id, with_content=False)
-    form = CodeForm()
+    form = checked_post_form(CodeForm)
     try:
         services.ensure_open(lecture)
         if not form.validate_on_submit():
