@@ -15,7 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_template,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -88,8 +88,15 @@ def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
     # every other check-in waiting through the page. What the page shows was just read or written, so the
     # commit need not expire it (a session lasts one request).
     db.session().expire_on_commit = False
-    return current_app.response_class(stream_template(
-        "attendance/checkin_result.html", lecture=lecture, result=result, venue_name=venue_name, form=None)), 200
+
+    # In one piece: streaming the template itself sent some forty, each through the WSGI layers (and under
+    # gunicorn each its own write to the socket).
+    @stream_with_context
+    def page():
+        yield render_template("attendance/checkin_result.html", lecture=lecture, result=result,
+                              venue_name=venue_name, form=None)
+
+    return current_app.response_class(page()), 200
 
 
 @bp.get("/checkin/<int:lecture_venue_id>")
