@@ -29,7 +29,9 @@ class CodeForm(AppForm):
 
 
 class ConfirmCheckinForm(AppForm):
-    code = HiddenField(validators=CODE_VALIDATORS)
+    # A label of its own, though hidden: without one WTForms translates a default ("Code") when the form is
+    # made, and Flask-WTF reads WTForms' catalogue from disk for that on every request (a tenth of a QR check-in).
+    code = HiddenField(_l("Check-in code"), validators=CODE_VALIDATORS)
 
 
 class DeskForm(AppForm):
