@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 
 from lecturehub.accounts.models import User
 from lecturehub.audit import services as audit
@@ -18,6 +18,7 @@ from lecturehub.core.errors import UserError
 from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.extensions import db
+from lecturehub.venues.models import Venue
 
 from . import codes
 from .models import (
@@ -121,18 +122,37 @@ def venue_takes_part(lecture_id: int, venue_id: int) -> bool:
     ) is not None
 
 
+def _record_insert(dialect) -> sa.Insert:
+    table = AttendanceRecord.__table__
+    # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
+    return (dialect.insert(table).on_conflict_do_nothing(index_elements=["lecture_id", "user_id"])
+            .returning(table.c.id))
+
+
+# Built once and run as Core: the ORM's INSERT .. RETURNING of the whole entity cost a fifth of a check-in's time
+# in the view (building the statement's values, its cache key, loading the returned row).
+_INSERT_RECORD = {"postgresql": _record_insert(postgresql), "sqlite": _record_insert(sqlite)}
+
+
 def _insert_ignoring_duplicate(values: dict) -> AttendanceRecord | None:
     """Insert a record unless the member already has one; the new record when this call wrote it, else None.
 
     The unique constraint decides, so two simultaneous check-ins by the same member cannot
-    both win, on SQLite and PostgreSQL alike. RETURNING the row saves reading it back.
+    both win, on SQLite and PostgreSQL alike. The new row is what `values` says (every column but its
+    id, which RETURNING gives), so it is not read back: the record is made from them and joins the
+    session as a loaded row would.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AttendanceRecord)
-    statement = (insert.values(**values).on_conflict_do_nothing(index_elements=["lecture_id", "user_id"])
-                 .returning(AttendanceRecord))
-    # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-    return db.session.scalars(statement).one_or_none()
+    statement = _INSERT_RECORD[db.session.get_bind().dialect.name]
+    new_id = db.session.execute(statement, values).scalar_one_or_none()
+    if new_id is None:
+        return None
+    # Times as the column gives them back (UTC), whatever zone they were passed in (a kiosk's scan time).
+    loaded = {name: value.astimezone(timezone.utc) if isinstance(value, datetime) else value
+              for name, value in values.items()}
+    record = AttendanceRecord(id=new_id, made_up_at=None, **loaded)
+    make_transient_to_detached(record)
+    db.session.add(record)
+    return record
 
 
 def check_in(user: User, lecture: Lecture, venue_id: int, method: Method, now: datetime | None = None,
@@ -198,9 +218,22 @@ def arrival_of(member: User, lecture: Lecture) -> AttendanceRecord | None:
 def check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, method: Method,
                        now: datetime | None = None) -> CheckinResult:
     """A member's own check-in with the code from a venue screen (scanned or typed)."""
-    now = now or utcnow()
     if not venue_takes_part(lecture.id, venue_id):
         raise CheckinError("venue", _("This venue does not take part in the lecture."))
+    return _check_in_with_code(user, lecture, venue_id, code, method, now or utcnow())
+
+
+def check_in_at_link(user: User, lecture: Lecture, link: LectureVenue, code: str, method: Method,
+                     now: datetime | None = None) -> CheckinResult:
+    """`check_in_with_code` at the venue of `link`, the lecture's own link to it (the scanned QR code's): the
+    link is the proof that the venue takes part, so it costs no query."""
+    if link.lecture_id != lecture.id:
+        raise CheckinError("venue", _("This venue does not take part in the lecture."))
+    return _check_in_with_code(user, lecture, link.venue_id, code, method, now or utcnow())
+
+
+def _check_in_with_code(user: User, lecture: Lecture, venue_id: int, code: str, method: Method,
+                        now: datetime) -> CheckinResult:
     _open_phase(lecture, now)
     if not codes.code_is_valid(lecture.id, venue_id, code, now):
         raise CheckinError("code", _("The check-in code is wrong or has expired. Use the code on the screen now."))
@@ -250,12 +283,23 @@ def check_in_with_scan(user: User, lecture: Lecture, venue_id: int, proof: ScanP
 
 def venue_for_code(lecture: Lecture, code: str, now: datetime | None = None) -> int:
     """Which of the lecture's venues shows `code` now; raises CheckinError when none does."""
+    return venue_showing(lecture, code, now)[0]
+
+
+# Every typed code reads the lecture's venues; their names come along, for the answer page (which then
+# needs no statement of its own for the venue).
+_VENUES_OF_LECTURE = (sa.select(LectureVenue.venue_id, Venue.name).join(Venue, Venue.id == LectureVenue.venue_id)
+                      .where(LectureVenue.lecture_id == sa.bindparam("lecture_id")))
+
+
+def venue_showing(lecture: Lecture, code: str, now: datetime | None = None) -> tuple[int, str]:
+    """`venue_for_code` with the venue's name: (id, name)."""
     now = now or utcnow()
     _open_phase(lecture, now)
-    venue_ids = db.session.scalars(sa.select(LectureVenue.venue_id).where(LectureVenue.lecture_id == lecture.id))
-    for venue_id in venue_ids:
-        if codes.code_is_valid(lecture.id, venue_id, code, now):
-            return venue_id
+    names = dict(db.session.execute(_VENUES_OF_LECTURE, {"lecture_id": lecture.id}).all())
+    venue_id = codes.first_showing(lecture.id, names, code, now)
+    if venue_id is not None:
+        return venue_id, names[venue_id]
     raise CheckinError("code", _("The check-in code is wrong or has expired. Use the code on the screen now."))
 
 

@@ -57,3 +57,14 @@ def current_code(lecture_id: int, venue_id: int, now: datetime) -> tuple[str, in
 def code_is_valid(lecture_id: int, venue_id: int, code: str, now: datetime) -> bool:
     counter = _counter(now)
     return any(hmac.compare_digest(code, code_for(lecture_id, venue_id, c)) for c in (counter, counter - 1))
+
+
+def first_showing(lecture_id: int, venue_ids, code: str, now: datetime):
+    """The first of `venue_ids` whose screen shows `code` now (as `code_is_valid`), else None. A typed code is
+    tried against every venue of the lecture: the key and the period are looked up once, not once a venue."""
+    key, counter = current_app.config["SECRET_KEY"], _counter(now)
+    for venue_id in venue_ids:
+        secret = _derived_secret(key, lecture_id, venue_id)
+        if any(hmac.compare_digest(code, _code(secret, c)) for c in (counter, counter - 1)):
+            return venue_id
+    return None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
@@ -15,12 +16,22 @@ CODE_VALIDATORS = [
 ]
 
 
+def checked_post_form(form_class: type[AppForm]) -> AppForm:
+    """`form_class()` bound to the request, without its own CSRF field when the app-wide CSRFProtect has already
+    checked this POST's token (flask_wtf then sets g.csrf_valid, and the field's check would only pass on that
+    mark). The field also signed a new token on every check-in for a form no page shows (a wrong code's
+    answer shows a new one)."""
+    return form_class(meta={"csrf": False}) if g.get("csrf_valid") else form_class()
+
+
 class CodeForm(AppForm):
     code = StringField(_l("Check-in code"), validators=CODE_VALIDATORS)
 
 
 class ConfirmCheckinForm(AppForm):
-    code = HiddenField(validators=CODE_VALIDATORS)
+    # A label of its own, though hidden: without one WTForms translates a default ("Code") when the form is
+    # made, and Flask-WTF reads WTForms' catalogue from disk for that on every request (a tenth of a QR check-in).
+    code = HiddenField(_l("Check-in code"), validators=CODE_VALIDATORS)
 
 
 class DeskForm(AppForm):

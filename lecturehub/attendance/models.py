@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -24,7 +25,8 @@ class Status(LabelledEnum):
 
     @classmethod
     def _labels(cls) -> dict:
-        return {cls.PRESENT: _("Present"), cls.LATE: _("Late"), cls.EXCUSED: _("Excused"), cls.ABSENT: _("Absent")}
+        # Lazy: a status is shown on every check-in's answer, and only its own word needs translating.
+        return {cls.PRESENT: _l("Present"), cls.LATE: _l("Late"), cls.EXCUSED: _l("Excused"), cls.ABSENT: _l("Absent")}
 
 
 class Method(str, enum.Enum):

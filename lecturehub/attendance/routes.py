@@ -15,7 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_template,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,7 +26,7 @@ from lecturehub.core.addresses import link_warning, public_url_for
 from lecturehub.core.errors import show_on_form
 from lecturehub.core.numbers import percent
 from lecturehub.core.permissions import role_required
-from lecturehub.core.timeutil import utcnow
+from lecturehub.core.timeutil import to_local, utcnow
 from lecturehub.courses.models import Lecture, LectureVenue
 from lecturehub.courses.panels import LecturePanel
 from lecturehub.courses.services import get_lecture_for
@@ -39,6 +39,7 @@ from .forms import (
     CodeForm,
     ConfirmCheckinForm,
     DeskForm,
+    checked_post_form,
 )
 from .models import AttendanceRecord, LeaveRequest, LeaveState, Method
 from .view_helpers import (
@@ -63,20 +64,39 @@ def leave_state_label(state: LeaveState) -> str:
     return state.label
 
 
+@bp.app_template_filter()
+def clock_time(moment) -> str:
+    """The local time of day of `moment`, HH:MM:SS: the same digits in every language the site has, so the check-in
+    answer needs no Babel formatting for it."""
+    return "" if moment is None else to_local(moment).strftime("%H:%M:%S")
+
+
 def _result_page(lecture: Lecture, result: services.CheckinResult | None = None,
-                 error: services.CheckinError | None = None):
+                 error: services.CheckinError | None = None, venue: tuple[int, str] | None = None):
+    """The answer to a check-in; `venue` is the (id, name) of the venue the view already read, if it did."""
     if error is not None:
         status = {"not_open": 409, "closed": 409, "too_many": 429}.get(error.reason, 422)
         return render_template("attendance/checkin_result.html", lecture=lecture, error=error,
                                form=CodeForm()), status
-    venue = db.session.get(Venue, result.record.venue_id)
+    venue_id = result.record.venue_id
+    if venue is not None and venue[0] == venue_id:
+        venue_name = venue[1]
+    else:  # checked in earlier at another venue
+        venue_name = None if venue_id is None else db.session.scalar(sa.select(Venue.name).where(Venue.id == venue_id))
     # The answer is rendered after the request's commit (a streamed body: core.transaction commits before it is
     # sent). On SQLite a check-in's INSERT locks the whole database until that commit, and rendering first kept
     # every other check-in waiting through the page. What the page shows was just read or written, so the
     # commit need not expire it (a session lasts one request).
     db.session().expire_on_commit = False
-    return current_app.response_class(stream_template(
-        "attendance/checkin_result.html", lecture=lecture, result=result, venue=venue, form=None)), 200
+
+    # In one piece: streaming the template itself sent some forty, each through the WSGI layers (and under
+    # gunicorn each its own write to the socket).
+    @stream_with_context
+    def page():
+        yield render_template("attendance/checkin_result.html", lecture=lecture, result=result,
+                              venue_name=venue_name, form=None)
+
+    return current_app.response_class(page()), 200
 
 
 @bp.get("/checkin/<int:lecture_venue_id>")
@@ -86,7 +106,7 @@ def checkin_confirm(lecture_venue_id: int):
     Opening the link while its code is valid keeps a proof of the scan in this browser, before anything
     else, so that signing in (or choosing a new password) first does not make the member miss the code.
     """
-    link = load_lecture_venue(lecture_venue_id)
+    link = load_lecture_venue(lecture_venue_id, with_venue=True)
     code = request.args.get("code", "").strip()[:6]
     scans.remember_scan(link, code, utcnow())
     if not current_user.is_authenticated:
@@ -96,7 +116,8 @@ def checkin_confirm(lecture_venue_id: int):
     if existing is not None:
         # Scanning again after checking in: say so at once instead of offering to check in again.
         return _result_page(lecture, services.CheckinResult(existing, False,
-                                                            other_venue=current_user.home_venue_id != existing.venue_id))
+                                                            other_venue=current_user.home_venue_id != existing.venue_id),
+                            venue=(link.venue_id, link.venue.name))
     form = ConfirmCheckinForm(formdata=None, code=code)
     return render_template("attendance/checkin_confirm.html", lecture=lecture, venue=link.venue, link=link, form=form,
                            scan=scans.pending_scan(link))
@@ -105,9 +126,9 @@ def checkin_confirm(lecture_venue_id: int):
 @bp.post("/checkin/<int:lecture_venue_id>")
 @login_required
 def checkin_scan(lecture_venue_id: int):
-    link = load_lecture_venue(lecture_venue_id)
+    link = load_lecture_venue(lecture_venue_id, with_venue=True)
     lecture = get_lecture_for(current_user, link.lecture_id, with_content=False)
-    form = ConfirmCheckinForm()
+    form = checked_post_form(ConfirmCheckinForm)
     proof = scans.pending_scan(link)
     try:
         if proof is not None:  # the code in the form may have rotated meanwhile; the scan counts (CSRF is app-wide)
@@ -117,13 +138,13 @@ def checkin_scan(lecture_venue_id: int):
             services.ensure_open(lecture)
             if not form.validate_on_submit():
                 raise services.CheckinError("code", " ".join(str(e) for e in form.code.errors))
-            result = attempts.check_code(current_user, lecture, lambda: services.check_in_with_code(
-                current_user, lecture, link.venue_id, form.code.data.strip(), Method.QR))
+            result = attempts.check_code(current_user, lecture, lambda: services.check_in_at_link(
+                current_user, lecture, link, form.code.data.strip(), Method.QR))
     except services.CheckinError as error:
         if error.reason in ("scan_expired", "scan_used"):
             scans.forget_scan()
         return _result_page(lecture, error=error)
-    return _result_page(lecture, result)
+    return _result_page(lecture, result, venue=(link.venue_id, link.venue.name))
 
 
 @bp.post("/lectures/<int:lecture_id>/checkin")
@@ -131,17 +152,17 @@ def checkin_scan(lecture_venue_id: int):
 def checkin_code(lecture_id: int):
     """A member types the code shown on the screen into the lecture page."""
     lecture = get_lecture_for(current_user, lecture_id, with_content=False)
-    form = CodeForm()
+    form = checked_post_form(CodeForm)
     try:
         services.ensure_open(lecture)
         if not form.validate_on_submit():
             raise services.CheckinError("code", " ".join(str(e) for e in form.code.errors))
-        venue_id = attempts.check_code(current_user, lecture,
-                                       lambda: services.venue_for_code(lecture, form.code.data.strip()))
-        result = services.check_in(current_user, lecture, venue_id, Method.CODE)
+        venue = attempts.check_code(current_user, lecture,
+                                    lambda: services.venue_showing(lecture, form.code.data.strip()))
+        result = services.check_in(current_user, lecture, venue[0], Method.CODE)
     except services.CheckinError as error:
         return _result_page(lecture, error=error)
-    return _result_page(lecture, result)
+    return _result_page(lecture, result, venue=venue)
 
 
 def _screen_state(link: LectureVenue) -> dict:

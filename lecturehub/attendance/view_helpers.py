@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from lecturehub.accounts import services as account_services
 from lecturehub.accounts.models import User
@@ -16,8 +17,10 @@ from . import services
 from .models import Status
 
 
-def load_lecture_venue(lecture_venue_id: int) -> LectureVenue:
-    link = db.session.get(LectureVenue, lecture_venue_id)
+def load_lecture_venue(lecture_venue_id: int, with_venue: bool = False) -> LectureVenue:
+    """The lecture-venue pair or 404; `with_venue` reads its venue in the same query (the check-in pages show it)."""
+    link = db.session.get(LectureVenue, lecture_venue_id,
+                          options=[joinedload(LectureVenue.venue)] if with_venue else None)
     if link is None:
         abort(404)
     return link

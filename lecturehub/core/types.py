@@ -46,7 +46,7 @@ class LabelledEnum(str, enum.Enum):
     """A stored choice that knows the words the pages show for it (`Status.LATE.label`), in the UI language.
 
     Subclasses return {member: gettext(...)} from `_labels`, called at display time so the words follow the
-    request's language."""
+    request's language (or lazy_gettext(...), so that only the word asked for is translated)."""
 
     @classmethod
     def _labels(cls) -> dict:

@@ -41,16 +41,18 @@ def get_course_for(user, course_id: int) -> Course:
     return course
 
 
+# Every check-in loads its lecture: the statements are built once (see accounts/sessions._USER_FOR_SESSION).
+_LECTURE = sa.select(Lecture).where(Lecture.id == sa.bindparam("lecture_id")).options(joinedload(Lecture.course))
+_LECTURE_WITH_CONTENT = _LECTURE.options(selectinload(Lecture.key_points), selectinload(Lecture.materials))
+
+
 def get_lecture_for(user, lecture_id: int, with_content: bool = True) -> Lecture:
     """Load a lecture the user may read; unpublished work does not exist for members (404).
 
     `with_content=False` leaves out the key points and materials, for pages that show neither (check-in):
     two queries fewer, and two fewer again when the lecture is refreshed after a commit.
     """
-    options = [joinedload(Lecture.course)]
-    if with_content:
-        options += [selectinload(Lecture.key_points), selectinload(Lecture.materials)]
-    lecture = db.session.scalar(sa.select(Lecture).where(Lecture.id == lecture_id).options(*options))
+    lecture = db.session.scalar(_LECTURE_WITH_CONTENT if with_content else _LECTURE, {"lecture_id": lecture_id})
     if lecture is None:
         abort(404)
     if not can_see_drafts(user) and not (lecture.published and lecture.course.published):
