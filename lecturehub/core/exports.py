@@ -100,7 +100,7 @@ def to_xlsx(table: Table) -> bytes:
     header = workbook.add_format({"bold": True, "bg_color": "#F3EEEB", "pattern": 1, "valign": "vcenter",
                                   "text_wrap": True})  # full lecture titles, wrapped
     for index, column in enumerate(table.columns):
-        sheet.write_string(0, index, neutralise_formula(column.header), header)
+        sheet.write_string(0, index, neutralise_formula(str(column.header)), header)
     formats = [workbook.add_format({"num_format": NUMBER_FORMATS[c.kind]}) if c.kind in NUMBER_FORMATS else None
                for c in table.columns]
     when = workbook.add_format({"num_format": NUMBER_FORMATS["datetime"]})
@@ -109,6 +109,8 @@ def to_xlsx(table: Table) -> bytes:
             value = _excel_value(value, column.kind)
             if value is None:
                 continue
+            if not isinstance(value, (str, int, float, datetime, date)):
+                value = str(value)  # a lazily translated word, say
             if isinstance(value, str):
                 sheet.write_string(row_index, index, neutralise_formula(value))
             elif isinstance(value, (datetime, date)):
