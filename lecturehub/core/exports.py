@@ -91,8 +91,9 @@ def to_xlsx(table: Table) -> bytes:
     sheet = workbook.add_worksheet(SHEET_NAME_FORBIDDEN.sub(" ", table.title)[:31].strip() or "Sheet1")
     widths = []
     for index, column in enumerate(table.columns):
-        width = max([_display_width(column.header)] + [_display_width(_text(r[index], column.kind))
-                                                       for r in table.rows[:500]])
+        width = max([_display_width(column.header)] + [
+            _display_width(r[index] if isinstance(r[index], str) else _text(r[index], column.kind))
+            for r in table.rows[:500]])
         widths.append(min(max(width + 2, 8), 60))
         sheet.set_column(index, index, widths[-1])
     sheet.freeze_panes(1, 0)
@@ -101,22 +102,28 @@ def to_xlsx(table: Table) -> bytes:
                                   "text_wrap": True})  # full lecture titles, wrapped
     for index, column in enumerate(table.columns):
         sheet.write_string(0, index, neutralise_formula(str(column.header)), header)
-    formats = [workbook.add_format({"num_format": NUMBER_FORMATS[c.kind]}) if c.kind in NUMBER_FORMATS else None
-               for c in table.columns]
+    kinds = [c.kind for c in table.columns]
+    formats = [workbook.add_format({"num_format": NUMBER_FORMATS[kind]}) if kind in NUMBER_FORMATS else None
+               for kind in kinds]
     when = workbook.add_format({"num_format": NUMBER_FORMATS["datetime"]})
+    write_string = sheet.write_string
     for row_index, row in enumerate(table.rows, start=1):
-        for index, (value, column) in enumerate(zip(row, table.columns, strict=True)):
-            value = _excel_value(value, column.kind)
+        if len(row) != len(kinds):
+            raise ValueError(f"row {row_index} has {len(row)} cells for {len(kinds)} columns")
+        for index, value in enumerate(row):
+            # Text first, and inline: most cells of the largest sheets (a course matrix) are words.
+            if isinstance(value, str):
+                write_string(row_index, index, "'" + value if value.startswith(FORMULA_TRIGGERS) else value)
+                continue
+            value = _excel_value(value, kinds[index])
             if value is None:
                 continue
-            if not isinstance(value, (str, int, float, datetime, date)):
-                value = str(value)  # a lazily translated word, say
-            if isinstance(value, str):
-                sheet.write_string(row_index, index, neutralise_formula(value))
-            elif isinstance(value, (datetime, date)):
+            if isinstance(value, (datetime, date)):
                 sheet.write_datetime(row_index, index, value, formats[index] or when)
-            else:
+            elif isinstance(value, (int, float)):
                 sheet.write(row_index, index, value, formats[index])
+            else:  # a lazily translated word, say
+                write_string(row_index, index, neutralise_formula(str(value)))
     workbook.close()
     return buffer.getvalue()
 
