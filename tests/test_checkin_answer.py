@@ -43,6 +43,7 @@ def test_the_answer_shows_the_status_time_and_venue_and_leads_back(client, org, 
     assert re.search(rf"出席</span>\s*· {shown_time} · 第1分会场</p>", page)
     assert f'href="/lectures/{open_lecture.id}"' in page and 'href="/home"' in page
     assert "LectureHub" in page  # the site's name heads the page
+    assert f'<p class="meta">{open_lecture.title}</p>' in page  # which lecture the member checked in to
 
 
 def test_checking_in_again_at_another_venue_shows_where_the_member_checked_in(client, org, open_lecture):
