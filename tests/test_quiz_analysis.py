@@ -123,3 +123,22 @@ def test_a_score_of_five_of_eight_reads_62_5(client, org, make_lecture):
     from lecturehub.core.numbers import score_text
 
     assert (score_text(5, 8), score_text(17, 20), score_text(8, 8)) == ("62.5%", "85%", "100%")
+
+
+def test_a_later_transfer_moves_nothing_in_a_held_lectures_analysis(client, analysed):
+    """A1 answered at branch A, then moved to branch B: the lecture's analysis still counts A1 at branch A, for
+    the admin and for both coordinators."""
+    from lecturehub.accounts import services as accounts
+    from lecturehub.accounts.models import User
+
+    a1 = db.session.scalar(db.select(User).where(User.username == "a1"))
+    accounts.transfer_member(a1, db.session.get(Venue, analysed["branch_b"]), START + timedelta(days=30),
+                             db.session.scalar(db.select(User).where(User.username == "admin")), reason="调动")
+    db.session.commit()
+    assert a1.home_venue_id == analysed["branch_b"]
+    result = statistics.analyse(analysed["lecture"], None)
+    k1 = next(s for s in result.questions if s.question.key == "k1")
+    assert (k1.by_venue[analysed["branch_a"]].answered, k1.by_venue[analysed["branch_b"]].answered) == (2, 2)
+    client.login("coord01")  # branch A
+    assert "共2名党员参加自测" in client.get(f"/lectures/{analysed['lecture']}/quiz/analysis").get_data(as_text=True)
+    assert statistics.analyse(analysed["lecture"], [analysed["branch_b"]]).members == 2  # B1, B2: not A1

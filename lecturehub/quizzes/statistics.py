@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from lecturehub.accounts.models import User
+from lecturehub.accounts.models import Membership, User
 from lecturehub.core.numbers import percent
-from lecturehub.courses.models import KeyPoint
+from lecturehub.courses.models import KeyPoint, Lecture
 from lecturehub.extensions import db
 from lecturehub.venues.models import Venue
 
@@ -68,12 +68,17 @@ def analyse(lecture_id: int, venue_ids: list[int] | None) -> Analysis:
     """
     first = (sa.select(sa.func.min(QuizAttempt.id)).where(QuizAttempt.lecture_id == lecture_id)
              .group_by(QuizAttempt.user_id))
-    query = (sa.select(QuizAttempt.user_id, User.home_venue_id, AttemptAnswer.question_id, AttemptAnswer.correct)
+    # A member counts at the venue they belonged to when the lecture began, as every report of it counts them, so
+    # a later transfer moves nothing; one who belonged nowhere then (joined later) at their venue now.
+    venue_then = sa.func.coalesce(Membership.venue_id, User.home_venue_id)
+    query = (sa.select(QuizAttempt.user_id, venue_then, AttemptAnswer.question_id, AttemptAnswer.correct)
              .join(QuizAttempt, QuizAttempt.id == AttemptAnswer.attempt_id)
              .join(User, User.id == QuizAttempt.user_id)
+             .join(Lecture, Lecture.id == QuizAttempt.lecture_id)
+             .outerjoin(Membership, sa.and_(Membership.user_id == User.id, Membership.covers(Lecture.starts_at)))
              .where(QuizAttempt.id.in_(first), AttemptAnswer.question_id.is_not(None)))
     if venue_ids is not None:
-        query = query.where(User.home_venue_id.in_(venue_ids))
+        query = query.where(venue_then.in_(venue_ids))
     rows = db.session.execute(query).all()
     questions = list(db.session.scalars(sa.select(Question).where(Question.lecture_id == lecture_id)
                                         .order_by(Question.position)))
