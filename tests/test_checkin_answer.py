@@ -8,25 +8,16 @@ import sqlalchemy as sa
 
 from lecturehub.accounts.models import User
 from lecturehub.attendance import codes, services
-from lecturehub.attendance.models import AttendanceRecord, Method
+from lecturehub.attendance.models import Method
 from lecturehub.core.timeutil import utcnow
-from lecturehub.courses.models import LectureVenue
 from lecturehub.extensions import db
+
+from .test_attendance import link_id, record_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The busiest request of a lecture day: the member's sign-in, the lecture, the wrong-code counters, the venues
 # (with their names) or the scanned link (with its venue), and the INSERT.
 CHECKIN_STATEMENTS = 5
-
-
-def record_of(lecture_id: int, user_id: int) -> AttendanceRecord | None:
-    return db.session.scalar(sa.select(AttendanceRecord).where(AttendanceRecord.lecture_id == lecture_id,
-                                                               AttendanceRecord.user_id == user_id))
-
-
-def link_id(lecture_id: int, venue_id: int) -> int:
-    return db.session.scalar(sa.select(LectureVenue.id).where(LectureVenue.lecture_id == lecture_id,
-                                                              LectureVenue.venue_id == venue_id))
 
 
 def test_the_answer_shows_the_status_time_and_venue_and_leads_back(client, org, open_lecture):

@@ -15,18 +15,18 @@ import sqlalchemy as sa
 from lecturehub.accounts.models import Membership, User
 from lecturehub.attendance.models import LectureTally
 from lecturehub.attendance.services import Phase, expected_members_query, window_of
-from lecturehub.core.numbers import best_percent, one_decimal
+from lecturehub.core.numbers import best_percent
 from lecturehub.core.timeutil import utcnow
 from lecturehub.courses.models import Lecture
 from lecturehub.extensions import db
 from lecturehub.quizzes.models import QuizAttempt
 from lecturehub.venues.models import Venue
 
-from .services import VenueStats, lecture_report, lecture_venues, rate
+from .services import VenueRates, VenueStats, lecture_report, lecture_venues
 
 
 @dataclass
-class VenueFigures:
+class VenueFigures(VenueRates):
     """The figures of `VenueStats` that a report table shows, from a tally."""
 
     venue: Venue
@@ -37,22 +37,6 @@ class VenueFigures:
 
     def count(self, key: str) -> int:
         return self.counts.get(key, 0)
-
-    @property
-    def arrived(self) -> int:
-        return self.count("present") + self.count("late")
-
-    @property
-    def rate(self) -> float:
-        return rate(self.arrived, self.expected)
-
-    @property
-    def quiz_done(self) -> int:
-        return len(self.best_scores)
-
-    @property
-    def quiz_average(self) -> float | None:
-        return one_decimal(sum(self.best_scores) / len(self.best_scores)) if self.best_scores else None
 
 
 def lecture_figures(lecture: Lecture, venue_ids: list[int] | None,

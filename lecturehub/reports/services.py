@@ -72,8 +72,36 @@ class MemberStatus:
         return "made_up" if self.made_up else self.key
 
 
+class VenueRates:
+    """The rate and quiz figures of a venue's row in a lecture report, from its counts and best scores (the same
+    for a lecture counted member by member and for one read from its tally)."""
+
+    expected: int
+    best_scores: list[float]
+
+    def count(self, key: str) -> int:
+        raise NotImplementedError
+
+    @property
+    def arrived(self) -> int:
+        return self.count("present") + self.count("late")
+
+    @property
+    def rate(self) -> float:
+        return rate(self.arrived, self.expected)
+
+    @property
+    def quiz_done(self) -> int:
+        return len(self.best_scores)
+
+    @property
+    def quiz_average(self) -> float | None:
+        scores = self.best_scores
+        return one_decimal(sum(scores) / len(scores)) if scores else None
+
+
 @dataclass
-class VenueStats:
+class VenueStats(VenueRates):
     venue: Venue
     members: list[MemberStatus] = field(default_factory=list)
     leave_reasons: list[tuple[User, str, LeaveState]] = field(default_factory=list)
@@ -102,21 +130,8 @@ class VenueStats:
         return self._counts["made_up"]
 
     @property
-    def arrived(self) -> int:
-        return self.count("present") + self.count("late")
-
-    @property
-    def rate(self) -> float:
-        return rate(self.arrived, self.expected)
-
-    @property
-    def quiz_done(self) -> int:
-        return sum(1 for m in self.members if m.best_score is not None)
-
-    @property
-    def quiz_average(self) -> float | None:
-        scores = [m.best_score for m in self.members if m.best_score is not None]
-        return one_decimal(sum(scores) / len(scores)) if scores else None
+    def best_scores(self) -> list[float]:
+        return [m.best_score for m in self.members if m.best_score is not None]
 
 
 def lecture_venues(lecture: Lecture, venue_ids: list[int] | None) -> list[Venue]:
