@@ -3,6 +3,7 @@ members, records and scores are fetched in grouped or joined queries, then combi
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -72,15 +73,16 @@ class MemberStatus:
         return "made_up" if self.made_up else self.key
 
 
-class VenueRates:
+class VenueRates(ABC):
     """The rate and quiz figures of a venue's row in a lecture report, from its counts and best scores (the same
     for a lecture counted member by member and for one read from its tally)."""
 
     expected: int
     best_scores: list[float]
 
+    @abstractmethod
     def count(self, key: str) -> int:
-        raise NotImplementedError
+        """How many of the venue's expected members have this status key."""
 
     @property
     def arrived(self) -> int:
